@@ -1,0 +1,242 @@
+"""imagen_ui.config: flags > environment > .env > defaults, and a token that never shows."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from imagen_ui.config import Settings, SettingsError, build_arg_parser, load_settings
+
+CANARY = "r8_CANARY_must_never_be_printed_0123456789"
+
+
+def load(argv=(), env=None, dotenv: str | None = None, tmp_path: Path | None = None) -> Settings:
+    """load_settings with an explicit environment and, when given, a .env file with `dotenv` text."""
+    path = None
+    if dotenv is not None:
+        path = tmp_path / ".env"
+        path.write_text(dotenv, encoding="utf-8")
+    return load_settings(list(argv), env or {}, path)
+
+
+def test_defaults():
+    settings = load()
+    assert settings == Settings()
+    assert (settings.host, settings.port, settings.share, settings.offline) == ("127.0.0.1", 7860, False, False)
+    assert (settings.model, settings.history_dir, settings.api_base) == ("google/imagen-4-fast", Path("outputs"), None)
+    assert (settings.token, settings.token_source, settings.analytics) == (None, None, False)
+    assert (settings.max_in_flight, settings.max_images) == (32, 4)
+    assert settings.use_emulator
+
+
+def test_every_environment_variable(tmp_path):
+    env = {
+        "REPLICATE_API_TOKEN": "r8_env",
+        "REPLICATE_BASE_URL": "http://127.0.0.1:8787/",
+        "IMAGEN_UI_MODEL": "google/imagen-4-ultra",
+        "IMAGEN_UI_HISTORY_DIR": str(tmp_path / "h"),
+        "GRADIO_SERVER_NAME": "0.0.0.0",
+        "GRADIO_SERVER_PORT": "8080",
+        "GRADIO_SHARE": "true",
+        "IMAGEN_UI_OFFLINE": "1",
+        "GRADIO_ANALYTICS_ENABLED": "True",
+    }
+    settings = load(env=env)
+    assert settings == Settings(
+        host="0.0.0.0",
+        port=8080,
+        share=True,
+        offline=True,
+        model="google/imagen-4-ultra",
+        history_dir=tmp_path / "h",
+        api_base="http://127.0.0.1:8787",
+        token="r8_env",
+        analytics=True,
+    )
+    assert settings.token_source == "environment"
+
+
+def test_every_flag():
+    argv = ["--host", "0.0.0.0", "--port", "9000", "--share", "--offline", "--model", "acme/toy",
+            "--history-dir", "/tmp/hist", "--api-base", "https://proxy.example.com"]
+    settings = load(argv)
+    assert (settings.host, settings.port, settings.share, settings.offline) == ("0.0.0.0", 9000, True, True)
+    assert (settings.model, settings.history_dir, settings.api_base) == ("acme/toy", Path("/tmp/hist"), "https://proxy.example.com")
+
+
+def test_precedence_cli_over_env_over_dotenv_over_default(tmp_path):
+    dotenv = "GRADIO_SERVER_PORT=7001\nIMAGEN_UI_MODEL=dot/env\nGRADIO_SERVER_NAME=dot.host\nGRADIO_SHARE=yes\n"
+    env = {"GRADIO_SERVER_PORT": "7002", "IMAGEN_UI_MODEL": "env/model"}
+    settings = load(["--port", "7003"], env, dotenv, tmp_path)
+    assert settings.port == 7003  # flag beats environment and .env
+    assert settings.model == "env/model"  # environment beats .env
+    assert settings.host == "dot.host"  # .env beats the default
+    assert settings.share is True
+    assert settings.offline is False  # default
+
+
+def test_flags_can_turn_off_what_the_environment_turns_on():
+    settings = load(["--no-share", "--no-offline"], {"GRADIO_SHARE": "1", "IMAGEN_UI_OFFLINE": "true"})
+    assert (settings.share, settings.offline) == (False, False)
+
+
+@pytest.mark.parametrize(("value", "expected"), [("true", True), ("1", True), ("YES", True), ("false", False), ("0", False), ("nope", False)])
+def test_truthy_values(value, expected):
+    assert load(env={"GRADIO_SHARE": value}).share is expected
+
+
+def test_analytics_only_when_asked():
+    assert load().analytics is False
+    assert load(env={"GRADIO_ANALYTICS_ENABLED": "False"}).analytics is False
+    assert load(env={"GRADIO_ANALYTICS_ENABLED": "true"}).analytics is True
+
+
+def test_token_from_dotenv_when_environment_has_none(tmp_path):
+    settings = load(dotenv='REPLICATE_API_TOKEN="r8_dot"\n', tmp_path=tmp_path)
+    assert (settings.token, settings.token_source) == ("r8_dot", ".env")
+    assert not settings.use_emulator
+
+
+def test_environment_token_beats_dotenv(tmp_path):
+    settings = load(env={"REPLICATE_API_TOKEN": "r8_env"}, dotenv="REPLICATE_API_TOKEN=r8_dot\n", tmp_path=tmp_path)
+    assert (settings.token, settings.token_source) == ("r8_env", "environment")
+
+
+@pytest.mark.parametrize("blank", ["", "   ", '""', "' '"])
+def test_blank_token_counts_as_none(blank):
+    settings = load(env={"REPLICATE_API_TOKEN": blank})
+    assert (settings.token, settings.token_source) == (None, None)
+    assert settings.use_emulator
+
+
+def test_blank_environment_token_falls_through_to_dotenv(tmp_path):
+    settings = load(env={"REPLICATE_API_TOKEN": ""}, dotenv="REPLICATE_API_TOKEN=r8_dot\n", tmp_path=tmp_path)
+    assert (settings.token, settings.token_source) == ("r8_dot", ".env")
+
+
+@pytest.mark.parametrize("raw", [" r8_abc ", '"r8_abc"', "'r8_abc'\n", ' " r8_abc " '])
+def test_token_whitespace_and_quotes_stripped(raw):
+    assert load(env={"REPLICATE_API_TOKEN": raw}).token == "r8_abc"
+
+
+def test_token_with_inner_whitespace_refused_without_echoing_it():
+    with pytest.raises(SettingsError) as caught:
+        load(env={"REPLICATE_API_TOKEN": f"{CANARY} {CANARY}"})
+    assert "REPLICATE_API_TOKEN in the environment" in str(caught.value)
+    assert CANARY not in str(caught.value)
+
+
+def test_repr_and_str_hide_the_token(tmp_path):
+    settings = load(env={"REPLICATE_API_TOKEN": CANARY})
+    assert settings.token == CANARY
+    for text in (repr(settings), str(settings), f"{settings}", f"{settings!r}"):
+        assert CANARY not in text
+        assert "token=set" in text
+    assert "token=unset" in repr(load())
+
+
+def test_use_emulator():
+    assert Settings().use_emulator
+    assert not Settings(token="t").use_emulator
+    assert not Settings(api_base="http://127.0.0.1:8787").use_emulator
+    assert Settings(token="t", offline=True).use_emulator
+
+
+def test_dotenv_does_not_touch_os_environ(tmp_path, monkeypatch):
+    monkeypatch.delenv("IMAGEN_UI_TEST_ONLY", raising=False)
+    settings = load(dotenv="IMAGEN_UI_TEST_ONLY=1\nIMAGEN_UI_MODEL=dot/env\n", tmp_path=tmp_path)
+    assert settings.model == "dot/env"
+    assert "IMAGEN_UI_TEST_ONLY" not in os.environ
+
+
+def test_dotenv_values_are_literal(tmp_path):
+    settings = load(env={"REPLICATE_API_TOKEN": ""}, dotenv="REPLICATE_API_TOKEN=r8_${HOME}x\n", tmp_path=tmp_path)
+    assert settings.token == "r8_${HOME}x"
+
+
+def test_missing_dotenv_file_is_fine(tmp_path):
+    assert load_settings([], {}, tmp_path / "absent.env") == Settings()
+
+
+def test_default_dotenv_is_read_from_working_directory(tmp_path, monkeypatch):
+    (tmp_path / ".env").write_text("GRADIO_SERVER_PORT=7123\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert load_settings([], {}).port == 7123
+
+
+def test_argv_and_environ_default_to_the_process(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.argv", ["app.py", "--port", "7444"])
+    monkeypatch.setenv("IMAGEN_UI_MODEL", "proc/env")
+    settings = load_settings()
+    assert (settings.port, settings.model) == (7444, "proc/env")
+
+
+@pytest.mark.parametrize("port", ["0", "65536", "-1", "http", "80.5"])
+def test_bad_port_flag(port, capsys):
+    with pytest.raises(SystemExit) as caught:
+        load(["--port", port])
+    assert caught.value.code == 2
+    assert f"argument --port: must be a whole number from 1 to 65535 (got '{port}')" in capsys.readouterr().err
+
+
+def test_bad_port_in_environment():
+    with pytest.raises(SettingsError, match=r"GRADIO_SERVER_PORT in the environment must be a whole number from 1 to 65535 \(got '99999'\)"):
+        load(env={"GRADIO_SERVER_PORT": "99999"})
+
+
+def test_bad_port_in_dotenv(tmp_path):
+    with pytest.raises(SettingsError, match=r"GRADIO_SERVER_PORT in \.env must be"):
+        load(dotenv="GRADIO_SERVER_PORT=abc\n", tmp_path=tmp_path)
+
+
+@pytest.mark.parametrize("model", ["imagen-4-fast", "google/imagen/4", "google/", "/imagen", "../x/y", "a b/c"])
+def test_bad_model(model, capsys):
+    with pytest.raises(SystemExit):
+        load(["--model", model])
+    assert "argument --model: must look like owner/name, e.g. google/imagen-4-fast" in capsys.readouterr().err
+    with pytest.raises(SettingsError, match="IMAGEN_UI_MODEL in the environment must look like owner/name"):
+        load(env={"IMAGEN_UI_MODEL": model})
+
+
+@pytest.mark.parametrize("url", ["ftp://example.com", "api.replicate.com", "https://", "http://host:notaport", "https://h/?q=1"])
+def test_bad_api_base(url, capsys):
+    with pytest.raises(SystemExit):
+        load(["--api-base", url])
+    assert "argument --api-base: must be an http:// or https:// URL with a host" in capsys.readouterr().err
+    with pytest.raises(SettingsError, match="REPLICATE_BASE_URL in the environment must be an http"):
+        load(env={"REPLICATE_BASE_URL": url})
+
+
+def test_api_base_with_credentials_is_refused_without_echo():
+    with pytest.raises(SettingsError) as caught:
+        load(env={"REPLICATE_BASE_URL": f"https://user:{CANARY}@proxy.example.com"})
+    assert "must not contain a user name or password" in str(caught.value)
+    assert CANARY not in str(caught.value)
+
+
+@pytest.mark.parametrize(("url", "base"), [("https://api.replicate.com/v1/", "https://api.replicate.com"), ("http://127.0.0.1:8787", "http://127.0.0.1:8787")])
+def test_api_base_normalised(url, base):
+    assert load(["--api-base", url]).api_base == base
+
+
+def test_help_names_each_environment_variable():
+    text = build_arg_parser().format_help()
+    for flag, variable in [
+        ("--host", "GRADIO_SERVER_NAME"),
+        ("--port", "GRADIO_SERVER_PORT"),
+        ("--share", "GRADIO_SHARE"),
+        ("--offline", "IMAGEN_UI_OFFLINE"),
+        ("--model", "IMAGEN_UI_MODEL"),
+        ("--history-dir", "IMAGEN_UI_HISTORY_DIR"),
+        ("--api-base", "REPLICATE_BASE_URL"),
+    ]:
+        assert flag in text and variable in " ".join(text.split()), (flag, variable)
+    assert "REPLICATE_API_TOKEN" in text
+
+
+def test_settings_is_frozen():
+    with pytest.raises(AttributeError):
+        Settings().port = 1  # type: ignore[misc]

@@ -1,0 +1,228 @@
+"""Sync mode, the shared poller and cancellation, against the emulator over loopback HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from imagen_ui.replicate_client import Prediction, ReplicateClient, RetryPolicy
+
+pytestmark = pytest.mark.anyio
+
+MODEL = "google/imagen-4-fast"
+CREATE_PATH = f"/v1/models/{MODEL}/predictions"
+INPUT = {"prompt": "a lighthouse at dusk"}
+FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=2.0)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def client_for(emu, **kwargs) -> ReplicateClient:
+    kwargs.setdefault("retry", FAST_RETRY)
+    return ReplicateClient("r8_test", base_url=emu.base_url, **kwargs)
+
+
+async def wait_until(condition, timeout: float, step: float = 0.02) -> float:
+    """Seconds until `condition()` held; fails the test after `timeout`."""
+    started = time.monotonic()
+    while not condition():
+        if time.monotonic() - started > timeout:
+            pytest.fail(f"condition not met within {timeout} s")
+        await asyncio.sleep(step)
+    return time.monotonic() - started
+
+
+# -- sync mode --------------------------------------------------------------------------------------
+
+
+async def test_quick_model_finishes_on_the_first_round_trip(emulator) -> None:
+    async with client_for(emulator) as client:
+        prediction = await client.run(MODEL, INPUT)
+    assert prediction.status == "succeeded"
+    assert client.calls == {"create": 1}
+    assert emulator.count("GET", "/v1/predictions") == 0
+    assert emulator.requests[0].headers["prefer"] == "wait=1"
+
+
+async def test_run_time_is_learned_and_widens_the_sync_window(make_emulator) -> None:
+    emu = make_emulator(latency=0.3)
+    async with client_for(emu) as client:
+        assert client.expected_runtime(MODEL) is None and client.sync_window(MODEL) == 1
+        await client.run(MODEL, INPUT)
+        learned = client.expected_runtime(MODEL)
+        assert learned is not None and 0.2 < learned < 0.5
+        assert client.sync_window(MODEL) == 2
+        await client.run(MODEL, INPUT)
+    assert [r.headers["prefer"] for r in emu.requests if r.method == "POST"] == ["wait=1", "wait=2"]
+
+
+async def test_slow_model_falls_back_to_polling(make_emulator) -> None:
+    emu = make_emulator(latency=1.4)
+    statuses: list[str] = []
+    async with client_for(emu, poll_interval=0.2) as client:
+        started = time.monotonic()
+        prediction = await client.run(MODEL, INPUT, on_update=lambda p: statuses.append(p.status))
+        took = time.monotonic() - started
+    assert prediction.status == "succeeded"
+    assert client.calls["create"] == 1 and 1 <= client.calls["get"] <= 3
+    assert took < 1.4 + 0.5
+    assert statuses[0] == "starting" and statuses[-1] == "succeeded"
+    assert all(a != b for a, b in zip(statuses, statuses[1:])), "on_update repeated a status"
+
+
+async def test_sync_wait_override(make_emulator) -> None:
+    emu = make_emulator(latency=1.1)
+    async with client_for(emu) as client:
+        prediction = await client.run(MODEL, INPUT, sync_wait=3)
+    assert prediction.status == "succeeded" and client.calls == {"create": 1}
+    assert emu.requests[0].headers["prefer"] == "wait=3"
+
+
+# -- the shared poller ------------------------------------------------------------------------------
+
+
+async def test_one_list_call_covers_several_in_flight_predictions(make_emulator) -> None:
+    emu = make_emulator(latency=0.6)
+    async with client_for(emu, poll_interval=0.25) as client:
+        created = [await client.create_prediction(MODEL, INPUT) for _ in range(5)]
+        done = await asyncio.gather(*(client.wait(p) for p in created))
+    assert [p.status for p in done] == ["succeeded"] * 5
+    assert {p.id for p in done} == {p.id for p in created}
+    assert client.calls["get"] == 0, "every prediction was on the list's first page"
+    assert 1 <= client.calls["list"] <= 4
+    assert emu.count("GET", "/v1/predictions/") == 0
+
+
+async def test_a_single_due_prediction_gets_its_own_get(make_emulator) -> None:
+    emu = make_emulator(latency=0.4)
+    async with client_for(emu, poll_interval=0.2) as client:
+        created = await client.create_prediction(MODEL, INPUT)
+        done = await client.wait(created)
+    assert done.status == "succeeded"
+    assert client.calls["list"] == 0 and client.calls["get"] >= 1
+
+
+async def test_learned_run_time_schedules_the_first_poll(make_emulator) -> None:
+    emu = make_emulator(latency=1.2)
+    async with client_for(emu, poll_interval=5.0) as client:
+        client.record_runtime(MODEL, 1.6)  # "takes about 1.6 s": a 1 s window, then a poll at about 1.6 s
+        started = time.monotonic()
+        prediction = await client.run(MODEL, INPUT)
+        took = time.monotonic() - started
+    # With a 5 s interval, only the expected-end schedule can get the answer back this soon.
+    assert prediction.status == "succeeded" and took < 2.2
+    assert client.calls["get"] == 1
+
+
+async def test_failed_polls_are_retried_and_never_stop_the_poller(make_emulator) -> None:
+    emu = make_emulator(latency=0.5)
+    async with client_for(emu, poll_interval=0.1) as client:
+        created = [await client.create_prediction(MODEL, INPUT) for _ in range(2)]
+        emu.inject_fault("GET", "/v1/predictions", 503, times=6)  # two whole polling rounds fail
+        done = await asyncio.wait_for(asyncio.gather(*(client.wait(p) for p in created)), 5)
+    assert [p.status for p in done] == ["succeeded", "succeeded"]
+    assert emu.count("GET", "/v1/predictions") >= 7
+
+
+async def test_cancelling_a_waiter_removes_it(make_emulator) -> None:
+    emu = make_emulator(latency=5.0)
+    async with client_for(emu, poll_interval=0.1) as client:
+        created = await client.create_prediction(MODEL, INPUT)
+        waiter = asyncio.ensure_future(client.wait(created))
+        await wait_until(lambda: client.waiting == 1, 1)
+        waiter.cancel()
+        await wait_until(lambda: client.waiting == 0, 1)
+        polls = emu.count("GET", "/v1/predictions")
+        await asyncio.sleep(0.4)
+        assert emu.count("GET", "/v1/predictions") == polls, "still polling a prediction nobody waits for"
+        await client.cancel_prediction(created.id)
+
+
+async def test_resolve_wakes_a_waiter_without_a_poll(make_emulator) -> None:
+    emu = make_emulator(latency=0.2)
+    async with client_for(emu, poll_interval=30.0) as client:
+        created = await client.create_prediction(MODEL, INPUT)
+        waiter = asyncio.ensure_future(client.wait(created))
+        await wait_until(lambda: emu.prediction(created.id)["status"] == "succeeded", 2)
+        assert not waiter.done()
+        assert client.resolve(emu.prediction(created.id)) is True  # what a webhook would deliver
+        done = await asyncio.wait_for(waiter, 1)
+        assert client.resolve(emu.prediction(created.id)) is False  # nobody waits any more
+    assert done.status == "succeeded" and done.output
+    assert client.calls["get"] == 0 and client.calls["list"] == 0
+
+
+async def test_older_states_arriving_late_are_ignored(make_emulator) -> None:
+    emu = make_emulator(latency=5.0)
+    statuses: list[str] = []
+    async with client_for(emu, poll_interval=30.0) as client:
+        created = await client.create_prediction(MODEL, INPUT)
+        waiter = asyncio.ensure_future(client.wait(created, on_update=lambda p: statuses.append(p.status)))
+        await wait_until(lambda: client.waiting == 1, 1)
+        current = emu.prediction(created.id)
+        client.resolve({**current, "status": "processing"})
+        client.resolve({**current, "status": "starting"})  # a reordered "start" webhook
+        client.resolve({**current, "status": "processing"})  # a duplicate
+        assert not waiter.done()
+        client.resolve({**current, "status": "canceled"})
+        done = await asyncio.wait_for(waiter, 1)
+        await client.cancel_prediction(created.id)
+    assert statuses == ["processing", "canceled"] and done.status == "canceled"
+
+
+async def test_wait_returns_at_once_for_a_finished_prediction(emulator) -> None:
+    async with client_for(emulator) as client:
+        prediction = await client.run(MODEL, INPUT)
+        again = await client.wait(prediction)
+    assert again is prediction and client.calls == {"create": 1}
+
+
+# -- cancellation -----------------------------------------------------------------------------------
+
+
+async def test_cancel_during_the_open_sync_create_still_cancels_remotely(make_emulator) -> None:
+    emu = make_emulator(latency=3.0)
+    async with client_for(emu) as client:
+        run = asyncio.ensure_future(client.run(MODEL, INPUT))
+        await asyncio.sleep(0.1)
+        assert len(emu.predictions()) == 1 and client.calls == {"create": 1}  # the create is still open
+        run.cancel()
+        cancelled_at = time.monotonic()
+        with pytest.raises(asyncio.CancelledError):
+            await run
+        assert time.monotonic() - cancelled_at < 0.1, "the caller must not wait for the cleanup"
+        pid = emu.predictions()[0]["id"]
+        took = await wait_until(lambda: emu.prediction(pid)["status"] == "canceled", 1.5)
+    assert took < 1.5
+    assert emu.count("POST", f"/v1/predictions/{pid}/cancel") == 1
+
+
+async def test_cancel_while_polling_cancels_remotely_at_once(make_emulator) -> None:
+    emu = make_emulator(latency=3.0)
+    async with client_for(emu, poll_interval=0.2) as client:
+        seen: list[Prediction] = []
+        run = asyncio.ensure_future(client.run(MODEL, INPUT, on_update=seen.append))
+        await wait_until(lambda: bool(seen), 2)  # the create answered: now polling
+        run.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await run
+        took = await wait_until(lambda: emu.prediction(seen[0].id)["status"] == "canceled", 0.5)
+        assert client.waiting == 0
+    assert took < 0.5
+
+
+async def test_aclose_lets_a_pending_remote_cancel_finish(make_emulator) -> None:
+    emu = make_emulator(latency=3.0)
+    client = client_for(emu)
+    run = asyncio.ensure_future(client.run(MODEL, INPUT))
+    await asyncio.sleep(0.1)
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    await client.aclose()  # the create is still open; the cancel must go out before the client closes
+    assert emu.predictions()[0]["status"] == "canceled"

@@ -1,0 +1,318 @@
+"""Generation parameters in PNG and JPEG files: the bytes we write, and what Pillow/A1111 read."""
+
+from __future__ import annotations
+
+import io
+import random
+import zlib
+
+import pytest
+from PIL import Image, PngImagePlugin
+
+from imagen_ui import metadata
+
+EXIF_IFD, USER_COMMENT = 0x8769, 0x9286
+
+PARAMS = {
+    "Model": "google/imagen-4-fast",
+    "Aspect ratio": "16:9",
+    "Output format": "jpg",
+    "Safety filter level": "block_only_high",
+    "Size": "1408x768",
+    "Prediction": "kr2d2jhqbsrj60cjb2vtmekgh4",
+    "Created": "2026-11-26T05:12:33.123456Z",
+    "Predict time": 2.51,
+}
+
+
+def picture(size: tuple[int, int] = (64, 48)) -> Image.Image:
+    """A gradient, so the JPEG has real scan data (not one flat block)."""
+    image = Image.new("RGB", size)
+    image.putdata([(x * 4 % 256, y * 5 % 256, (x * y) % 256) for y in range(size[1]) for x in range(size[0])])
+    return image
+
+
+def encode(image: Image.Image, fmt: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def png() -> bytes:
+    return encode(picture(), "PNG")
+
+
+@pytest.fixture
+def jpeg() -> bytes:
+    return encode(picture(), "JPEG", quality=90)
+
+
+def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    """(type, whole chunk bytes), written independently of the module under test."""
+    chunks, pos = [], 8
+    while pos < len(data):
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        chunks.append((data[pos + 4 : pos + 8], data[pos : pos + 12 + length]))
+        pos += 12 + length
+    return chunks
+
+
+def jpeg_header_segments(data: bytes) -> tuple[list[bytes], bytes]:
+    """(segments between SOI and SOS, everything from SOS to the end)."""
+    segments, pos = [], 2
+    while data[pos + 1] != 0xDA:
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        segments.append(data[pos : pos + 2 + length])
+        pos += 2 + length
+    return segments, data[pos:]
+
+
+def pillow_jpeg_comment(data: bytes) -> str:
+    """What A1111 gets: the UserComment in the Exif IFD, 'UNICODE\\0' + UTF-16 (big-endian)."""
+    raw = Image.open(io.BytesIO(data)).getexif().get_ifd(EXIF_IFD)[USER_COMMENT]
+    assert raw[:8] == b"UNICODE\x00"
+    return raw[8:].decode("utf-16-be")
+
+
+# --- infotext ---------------------------------------------------------------------------------
+
+
+def test_format_infotext_writes_prompt_then_one_params_line_in_order():
+    text = metadata.format_infotext("a red fox in snow", PARAMS)
+    assert text == (
+        "a red fox in snow\n"
+        'Model: google/imagen-4-fast, Aspect ratio: "16:9", Output format: jpg, '
+        "Safety filter level: block_only_high, Size: 1408x768, Prediction: kr2d2jhqbsrj60cjb2vtmekgh4, "
+        'Created: "2026-11-26T05:12:33.123456Z", Predict time: 2.51'
+    )
+
+
+def test_round_trip_of_multiline_prompt_and_awkward_values():
+    prompt = "line one, with comma: and colon\n\nSteps: 20, Sampler: Euler, CFG: 7\n  indented ☃ 狐"
+    params = {**PARAMS, "note": 'say "hi", then: leave\nnow', "padded": " x ", "flag": True, "n": 3}
+    text = metadata.format_infotext(prompt, params)
+    assert text.count("\n") == prompt.count("\n") + 1  # the params line is one line, the last
+    parsed_prompt, parsed = metadata.parse_infotext(text)
+    assert parsed_prompt == prompt
+    assert list(parsed) == list(params)
+    assert parsed["note"] == 'say "hi", then: leave\nnow'
+    assert parsed["padded"] == " x "
+    assert parsed["flag"] == "true" and parsed["n"] == "3" and parsed["Predict time"] == "2.51"
+
+
+def test_parse_infotext_reads_an_a1111_line():
+    text = (
+        "girl with an artist's beret, determined, blue eyes\n"
+        "Negative prompt: ugly, fat\n"
+        "Steps: 20, Sampler: Euler a, CFG scale: 7, Seed: 965400086, Size: 512x512, "
+        'Model hash: 45dee52b, Lora hashes: "add_detail: 7c6bad76eb54, more: 1a2b", Version: v1.9.4'
+    )
+    prompt, params = metadata.parse_infotext(text)
+    assert prompt == "girl with an artist's beret, determined, blue eyes\nNegative prompt: ugly, fat"
+    assert params == {
+        "Steps": "20",
+        "Sampler": "Euler a",
+        "CFG scale": "7",
+        "Seed": "965400086",
+        "Size": "512x512",
+        "Model hash": "45dee52b",
+        "Lora hashes": "add_detail: 7c6bad76eb54, more: 1a2b",
+        "Version": "v1.9.4",
+    }
+
+
+@pytest.mark.parametrize("text", ["just a prompt", "a prompt\nwith: two lines", "", "x\nStyle: a, b"])
+def test_parse_infotext_without_params_line_is_all_prompt(text):
+    assert metadata.parse_infotext(text) == (text, {})
+
+
+def test_format_infotext_rejects_keys_that_would_break_the_line():
+    with pytest.raises(ValueError, match="key"):
+        metadata.format_infotext("p", {"a: b": 1})
+
+
+# --- PNG --------------------------------------------------------------------------------------
+
+
+def test_png_round_trip_inserts_one_text_chunk_before_idat_and_keeps_every_other_chunk(png):
+    text = metadata.format_infotext("a red fox\nin snow", PARAMS)
+    out = metadata.embed(png, "png", text)
+
+    before, after = png_chunks(png), png_chunks(out)
+    added = [chunk for chunk in after if chunk not in before]
+    assert len(added) == 1 and added[0][0] == b"tEXt"
+    assert [c for c in after if c != added[0]] == before  # all other chunks byte for byte, in order
+    kinds = [kind for kind, _ in after]
+    assert kinds.index(b"tEXt") < kinds.index(b"IDAT")
+    body = added[0][1]
+    assert zlib.crc32(body[4:-4]) == int.from_bytes(body[-4:], "big")
+
+    assert Image.open(io.BytesIO(out)).info["parameters"] == text
+    assert metadata.read(out) == text
+    assert Image.open(io.BytesIO(out)).tobytes() == Image.open(io.BytesIO(png)).tobytes()
+
+
+def test_png_non_latin1_text_goes_in_itxt_and_pillow_reads_it(png):
+    text = metadata.format_infotext("雪の中の赤い狐 ☃\nzweite Zeile", PARAMS)
+    out = metadata.embed(png, "png", text)
+    assert b"iTXt" in [kind for kind, _ in png_chunks(out)]
+    assert Image.open(io.BytesIO(out)).info["parameters"] == text
+    assert metadata.read(out) == text
+
+
+def test_png_existing_parameters_are_replaced_whatever_chunk_type(png):
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", "old ☃ prompt\nSteps: 1, Sampler: a, Seed: 2")  # iTXt, as A1111 writes
+    info.add_text("Software", "kept")
+    a1111 = encode(picture(), "PNG", pnginfo=info)
+    assert metadata.read(a1111) == "old ☃ prompt\nSteps: 1, Sampler: a, Seed: 2"
+
+    out = metadata.embed(metadata.embed(a1111, "png", "first"), "png", "second")
+    image = Image.open(io.BytesIO(out))
+    assert image.info["parameters"] == "second" and image.info["Software"] == "kept"
+    assert metadata.read(out) == "second"
+    keywords = [body[8:].split(b"\0")[0] for kind, body in png_chunks(out) if kind in (b"tEXt", b"iTXt", b"zTXt")]
+    assert keywords.count(b"parameters") == 1
+
+
+def test_png_reads_compressed_text(png):
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", "zipped prompt\nA: 1, B: 2, C: 3", zip=True)
+    assert metadata.read(encode(picture(), "PNG", pnginfo=info)) == "zipped prompt\nA: 1, B: 2, C: 3"
+
+
+def test_png_without_parameters_reads_none(png):
+    assert metadata.read(png) is None
+
+
+# --- JPEG -------------------------------------------------------------------------------------
+
+
+def test_jpeg_round_trip_keeps_scan_data_and_segments_byte_for_byte(jpeg):
+    text = metadata.format_infotext("a red fox\nin snow", PARAMS)
+    out = metadata.embed(jpeg, "jpg", text)
+
+    before, scan_before = jpeg_header_segments(jpeg)
+    after, scan_after = jpeg_header_segments(out)
+    assert scan_after == scan_before  # SOS .. EOI untouched
+    assert before[0][:2] == b"\xff\xe0" and before[0][4:9] == b"JFIF\0"
+    assert after[0] == before[0]  # JFIF APP0 stays first
+    assert after[1][:2] == b"\xff\xe1" and after[1][4:10] == b"Exif\0\0"
+    assert after[2:] == before[1:]  # every other segment unchanged, in order
+    assert out[:2] == b"\xff\xd8"
+
+    assert pillow_jpeg_comment(out) == text
+    assert after[1][10:12] == b"MM"  # big-endian TIFF, matching the UTF-16-BE text (piexif's layout)
+    assert metadata.read(out) == text
+    assert Image.open(io.BytesIO(out)).tobytes() == Image.open(io.BytesIO(jpeg)).tobytes()
+
+
+def test_jpeg_without_app0_gets_exif_right_after_soi(jpeg):
+    before, scan = jpeg_header_segments(jpeg)
+    bare = b"\xff\xd8" + b"".join(before[1:]) + scan  # drop JFIF
+    out = metadata.embed(bare, "jpeg", "prompt ☃")
+    after, scan_after = jpeg_header_segments(out)
+    assert after[0][4:10] == b"Exif\0\0" and after[1:] == before[1:] and scan_after == scan
+    assert pillow_jpeg_comment(out) == "prompt ☃"
+
+
+def test_jpeg_existing_parameters_are_replaced_not_duplicated(jpeg):
+    out = metadata.embed(metadata.embed(jpeg, "jpg", "first\nA: 1, B: 2, C: 3"), "jpg", "second ☃")
+    segments, scan = jpeg_header_segments(out)
+    assert [s[4:10] for s in segments].count(b"Exif\0\0") == 1
+    assert pillow_jpeg_comment(out) == "second ☃" and metadata.read(out) == "second ☃"
+    assert scan == jpeg_header_segments(jpeg)[1]
+
+
+def test_jpeg_written_like_a1111_is_read_and_replaced():
+    exif = Image.Exif()
+    text = "a1111 prompt\nSteps: 20, Seed: 1, CFG scale: 7"
+    exif[EXIF_IFD] = {USER_COMMENT: b"UNICODE\x00" + text.encode("utf-16-be")}  # piexif's layout
+    a1111 = encode(picture(), "JPEG", exif=exif.tobytes())
+    assert metadata.read(a1111) == "a1111 prompt\nSteps: 20, Seed: 1, CFG scale: 7"
+    assert metadata.read(metadata.embed(a1111, "jpg", "ours")) == "ours"
+
+
+@pytest.mark.parametrize("byte_order", ["<", ">"])
+def test_jpeg_other_exif_tags_survive(byte_order):
+    exif = Image.Exif()
+    exif.endian = byte_order
+    exif[0x0112] = 6  # Orientation: rotated, must not be lost
+    exif[0x010F] = "Camera maker"
+    exif[EXIF_IFD] = {0x9003: "2026:11:26 05:12:33"}  # DateTimeOriginal, beside our UserComment
+    camera = encode(picture(), "JPEG", exif=exif.tobytes())
+    out = metadata.embed(camera, "jpg", "with tags ☃")
+    kept = Image.open(io.BytesIO(out)).getexif()
+    assert kept[0x0112] == 6 and kept[0x010F] == "Camera maker"
+    assert kept.get_ifd(EXIF_IFD)[0x9003] == "2026:11:26 05:12:33"
+    assert pillow_jpeg_comment(out) == "with tags ☃"  # rewritten big-endian, as A1111 reads it
+    segments, scan = jpeg_header_segments(out)
+    assert [s[4:10] for s in segments].count(b"Exif\0\0") == 1
+    assert scan == jpeg_header_segments(camera)[1]
+
+
+def test_jpeg_little_endian_comment_from_another_tool_is_read():
+    exif = Image.Exif()
+    exif.endian = "<"
+    exif[EXIF_IFD] = {USER_COMMENT: b"UNICODE\x00" + "written by exiftool ☃".encode("utf-16-le")}
+    assert metadata.read(encode(picture(), "JPEG", exif=exif.tobytes())) == "written by exiftool ☃"
+
+
+def test_jpeg_text_too_long_for_a_segment_raises(jpeg):
+    with pytest.raises(metadata.InfotextTooLong):
+        metadata.embed(jpeg, "jpg", "x" * 40_000)
+
+
+def test_jpeg_without_parameters_reads_none(jpeg):
+    assert metadata.read(jpeg) is None
+
+
+# --- bad input --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("data", [b"", b"garbage", b"\x89PNG\r\n\x1a\n", b"\xff\xd8", b"\xff\xd8\xff", b"GIF89a...."])
+def test_garbage_raises_value_error(data):
+    with pytest.raises(ValueError):
+        metadata.read(data)
+    with pytest.raises(ValueError):
+        metadata.embed(data, "png" if data.startswith(b"\x89") else "jpg", "text")
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("kind", ["png", "jpg"])
+def test_every_truncation_raises_value_error(kind):
+    image = picture((24, 16))
+    data = metadata.embed(encode(image, "PNG" if kind == "png" else "JPEG"), kind, "prompt ☃\nA: 1, B: 2, C: 3")
+    for cut in range(len(data)):
+        with pytest.raises(ValueError):
+            metadata.read(data[:cut])
+        with pytest.raises(ValueError):
+            metadata.embed(data[:cut], kind, "new")
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.filterwarnings("ignore::UserWarning")  # Pillow warns about the corrupt EXIF it skips
+@pytest.mark.parametrize("kind", ["png", "jpg"])
+def test_corrupted_bytes_give_text_none_or_value_error_never_anything_else(kind):
+    data = metadata.embed(encode(picture((24, 16)), "PNG" if kind == "png" else "JPEG"), kind, "p ☃\nA: 1, B: 2, C: 3")
+    rng = random.Random(1234)
+    header_end = data.find(b"IDAT") if kind == "png" else data.find(b"\xff\xda")
+    for _ in range(1500):
+        broken = bytearray(data)
+        for _ in range(rng.randint(1, 4)):  # mostly hit the header, where parsing happens
+            broken[rng.randrange(2, header_end)] = rng.randrange(256)
+        try:
+            result = metadata.read(bytes(broken))
+        except ValueError:
+            continue
+        assert result is None or isinstance(result, str)
+
+
+def test_format_must_match_the_bytes(png, jpeg):
+    with pytest.raises(ValueError, match="not a PNG"):
+        metadata.embed(jpeg, "png", "t")
+    with pytest.raises(ValueError, match="not a JPEG"):
+        metadata.embed(png, "jpg", "t")
+    with pytest.raises(ValueError, match="unsupported"):
+        metadata.embed(png, "gif", "t")

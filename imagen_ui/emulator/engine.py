@@ -1,0 +1,111 @@
+"""A prediction's life: starting -> processing -> succeeded | failed | canceled.
+
+One asyncio task per prediction. Rendering starts at create time in the renderer's threads so it
+overlaps the model's latency; the latency counts from creation, so predict_time ~= latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from typing import Any, Callable
+
+from .images import ImageSpec
+from .renderer import Renderer
+from .store import Prediction, Store
+from .webhooks import WebhookSender
+
+E005 = "The input or output was flagged as sensitive. Please try again with different inputs. (E005)"
+_STARTING_SHARE = 0.05  # share of the latency spent "starting" (queue and boot), at most 0.25 s
+
+
+def e005_message(prediction_id: str) -> str:
+    ref = hashlib.sha256(prediction_id.encode()).hexdigest()[:10]
+    return f"{E005} ({ref})"
+
+
+class Engine:
+    def __init__(self, store: Store, renderer: Renderer, webhooks: WebhookSender,
+                 latency: Callable[[], float]) -> None:
+        self.store = store
+        self.renderer = renderer
+        self.webhooks = webhooks
+        self._latency = latency  # read at each create: set_latency applies to new predictions
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    def create(self, *, fail: bool, cancel_after: float | None = None, **fields: Any) -> Prediction:
+        """Register a prediction and start running it. Call on the event loop."""
+        loop = asyncio.get_running_loop()
+        latency = self._latency()
+        prediction = self.store.add(**fields)
+        if cancel_after is not None:
+            prediction.deadline = prediction.created_at + cancel_after
+            loop.call_later(cancel_after, self.cancel, prediction)
+        spec = None if fail else prediction.image
+        image = None if spec is None else self.renderer.render(spec)
+        task = loop.create_task(self._run(prediction, loop.time() + latency, latency, spec, image))
+        self._tasks[prediction.id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(prediction.id, None))
+        return prediction
+
+    async def _run(self, prediction: Prediction, ends: float, latency: float, spec: ImageSpec | None,
+                   image: asyncio.Future[Any] | None) -> None:
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(min(latency * _STARTING_SHARE, 0.25))
+        if self.store.start(prediction):
+            self._notify(prediction, "start")
+        await asyncio.sleep(max(0.0, ends - loop.time()))
+        if spec is None or image is None:
+            self._finish(prediction, "failed", error=e005_message(prediction.id))
+            return
+        try:
+            await asyncio.shield(image)  # shared with the cache: a cancel must not cancel the render
+        except Exception as exc:  # a render bug shows up as a failed prediction, like a model crash
+            self._finish(prediction, "failed", error=f"emulator render failed: {exc!r}")
+            return
+        url = f"{prediction.base_url}/files/{prediction.id}/{spec.file_name}"
+        output: Any = [url] if prediction.output_is_list else url
+        took = loop.time() - (ends - latency)
+        self._finish(prediction, "succeeded", output=output, file_name=spec.file_name,
+                     logs=f"Generated image in {took:.2f} seconds\n")
+
+    def cancel(self, prediction: Prediction) -> None:
+        task = self._tasks.pop(prediction.id, None)
+        if task is not None:
+            task.cancel()
+        self._finish(prediction, "canceled")
+
+    async def wait(self, prediction: Prediction, timeout: float) -> bool:
+        """True once the prediction is terminal, False if `timeout` seconds passed first."""
+        try:
+            await asyncio.wait_for(prediction.done.wait(), timeout)
+        except asyncio.TimeoutError:
+            pass
+        return prediction.terminal
+
+    def _finish(self, prediction: Prediction, status: str, **fields: Any) -> None:
+        if not self.store.finish(prediction, status, **fields):
+            return
+        # One delivery per moment: the most specific event the filter asked for.
+        wanted = prediction.webhook_events
+        for event, applies in (("completed", True), ("output", prediction.output is not None),
+                               ("logs", bool(prediction.logs))):
+            if event in wanted and applies:
+                self._notify(prediction, event)
+                break
+
+    def _notify(self, prediction: Prediction, event: str) -> None:
+        if prediction.webhook is None or event not in prediction.webhook_events:
+            return
+        body = json.dumps(self.store.render(prediction), separators=(",", ":"), ensure_ascii=False)
+        self.webhooks.send(prediction.webhook, body.encode(), retry=event == "completed")
+
+    async def aclose(self) -> None:
+        """Stop every running prediction and wake requests waiting on them (server shutdown)."""
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for prediction in self.store.running():
+            prediction.done.set()

@@ -1,0 +1,171 @@
+"""Playground speed, measured side by side in one run against the emulator.
+
+    python benchmarks/playground_load.py [--users 64] [--latency 2.0] [--rounds 7]
+
+Prints three ratios (targets from the playground issue):
+  1. 64 simultaneous users of /generate, one image each, wall time over the model latency   (<= 1.25)
+  2. one user end to end through /generate over the official client's replicate.run + download
+     for the same image, at latency 1.0                                                    (<= 1.10)
+  3. a four-image click over a one-image click                                               (<= 1.2)
+The app and the emulator run as their own processes (as `python app.py` and
+`python -m imagen_ui.emulator`); the load comes from one asyncio loop speaking Gradio's plain HTTP API
+(`POST /gradio_api/call/generate`, then its event stream), because gradio_client's per-job threads
+would measure themselves on two cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "r8_benchmark"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def process(args: list[str], ready_url: str, env: dict | None = None, timeout: float = 30.0):
+    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env={**os.environ, **(env or {})},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(ready_url, timeout=1).status_code < 500:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{args} did not start")
+            time.sleep(0.1)
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+async def call_generate(http: httpx.AsyncClient, base: str, prompt: str, n: int = 1, fmt: str = "jpg"):
+    """One /generate call through Gradio's HTTP API; returns the final data (raises on error)."""
+    response = await http.post(f"{base}/gradio_api/call/generate",
+                               json={"data": [prompt, "1:1", fmt, "block_only_high", n]})
+    response.raise_for_status()
+    event_id = response.json()["event_id"]
+    event = None
+    async with http.stream("GET", f"{base}/gradio_api/call/generate/{event_id}") as stream:
+        async for line in stream.aiter_lines():
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and event in ("complete", "error"):
+                data = json.loads(line[5:])
+                if event == "error":
+                    raise RuntimeError(f"generate failed: {data}")
+                return data
+    raise RuntimeError("event stream ended without a result")
+
+
+async def fetch_images(http: httpx.AsyncClient, data) -> int:
+    """Download the gallery's files, as a browser would."""
+    total = 0
+    for item in data[0]:
+        response = await http.get(item["image"]["url"])
+        response.raise_for_status()
+        total += len(response.content)
+    return total
+
+
+async def many_users(base: str, users: int) -> float:
+    limits = httpx.Limits(max_connections=users * 2, max_keepalive_connections=users * 2)
+    async with httpx.AsyncClient(timeout=120, limits=limits) as http:
+        async def one(i: int) -> None:
+            data = await call_generate(http, base, f"load test user {i}")
+            await fetch_images(http, data)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(users)))
+        return time.perf_counter() - started
+
+
+async def one_click(base: str, prompt: str, n: int) -> float:
+    async with httpx.AsyncClient(timeout=120) as http:
+        started = time.perf_counter()
+        data = await call_generate(http, base, prompt, n)
+        await fetch_images(http, data)
+        return time.perf_counter() - started
+
+
+def official_run(emulator_base: str, prompt: str) -> float:
+    import replicate
+
+    client = replicate.Client(api_token=TOKEN, base_url=emulator_base)
+    started = time.perf_counter()
+    output = client.run("google/imagen-4-fast", input={"prompt": prompt, "aspect_ratio": "1:1",
+                                                       "output_format": "jpg",
+                                                       "safety_filter_level": "block_only_high"})
+    httpx.get(str(output), timeout=60).raise_for_status()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--users", type=int, default=64)
+    parser.add_argument("--latency", type=float, default=2.0)
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args()
+
+    emu_port, app_port, base_port = free_port(), free_port(), free_port()
+    base_url = f"http://127.0.0.1:{base_port}"
+    emulator_base = f"http://127.0.0.1:{emu_port}"
+    app_base = f"http://127.0.0.1:{app_port}"
+    with tempfile.TemporaryDirectory() as history, \
+            process(["-m", "imagen_ui.emulator", "--port", str(emu_port), "--latency", str(args.latency)],
+                    f"{emulator_base}/v1/account"), \
+            process(["app.py", "--api-base", emulator_base, "--port", str(app_port), "--history-dir", history],
+                    f"{app_base}/", env={"REPLICATE_API_TOKEN": TOKEN, "GRADIO_ANALYTICS_ENABLED": "False"}):
+        with process(["benchmarks/baseline_app.py", str(base_port), str(args.latency)], f"{base_url}/"):
+            asyncio.run(one_click(base_url, "warm up", 1))
+            floor = asyncio.run(many_users(base_url, args.users))
+        set_latency = lambda s: httpx.post(f"{emulator_base}/_emulator/latency", json={"seconds": s})  # noqa: E731
+
+        asyncio.run(one_click(app_base, "warm up", 1))
+        wall = asyncio.run(many_users(app_base, args.users))
+        print(f"1. {args.users} users x 1 image at latency {args.latency:.1f} s: wall {wall:.2f} s, "
+              f"ratio {wall / args.latency:.2f} (target <= 1.25; a do-nothing Gradio app with the "
+              f"same queue settings, same run: {floor / args.latency:.2f})")
+
+        set_latency(1.0).raise_for_status()
+        ours, theirs = [], []
+        for i in range(args.rounds):  # alternate, so drift hits both alike
+            ours.append(asyncio.run(one_click(app_base, f"one user round {i}", 1)))
+            theirs.append(official_run(emulator_base, f"one user round {i}"))
+        o, t = statistics.median(ours), statistics.median(theirs)
+        print(f"2. one user via /generate {o:.3f} s over replicate.run + download {t:.3f} s: "
+              f"ratio {o / t:.3f} (target <= 1.10)")
+
+        ones, fours = [], []
+        for i in range(args.rounds):
+            ones.append(asyncio.run(one_click(app_base, f"one image round {i}", 1)))
+            fours.append(asyncio.run(one_click(app_base, f"four images round {i}", 4)))
+        one, four = statistics.median(ones), statistics.median(fours)
+        print(f"3. four-image click {four:.3f} s over one-image click {one:.3f} s: "
+              f"ratio {four / one:.3f} (target <= 1.2)")
+
+
+if __name__ == "__main__":
+    main()

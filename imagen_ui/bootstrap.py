@@ -1,0 +1,133 @@
+"""Put the app together from Settings: emulator (offline), client, schema, history, service, page."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from imagen_ui.config import Settings
+
+logger = logging.getLogger(__name__)
+
+OFFLINE_TOKEN = "offline-emulator"  # what the app sends to its own in-process emulator
+OFFLINE_LATENCY = 1.5  # seconds: placeholders arrive about as fast as imagen-4-fast's real images
+
+
+@dataclass
+class App:
+    settings: Settings
+    demo: object  # gr.Blocks
+    service: object  # GenerationService
+    schema_source: str  # "live" or "bundled"
+    emulator: object | None = None
+    _closed: bool = field(default=False, repr=False)
+
+    @property
+    def offline(self) -> bool:
+        return self.emulator is not None
+
+    def launch(self, **options) -> None:
+        """Serve the page (blocks unless prevent_thread_lock=True is passed)."""
+        from imagen_ui.ui import LAUNCH_OPTIONS
+
+        settings = self.settings
+        options.setdefault("server_name", settings.host)
+        options.setdefault("server_port", settings.port)
+        options.setdefault("share", settings.share)
+        options.setdefault("allowed_paths", [str(settings.history_dir.resolve())])
+        options.setdefault("footer_links", [])
+        for key, value in LAUNCH_OPTIONS.items():
+            options.setdefault(key, value)
+        self.demo.launch(**options)
+
+    def close(self) -> None:
+        """Stop serving and stop the offline emulator with the app (it never outlives it)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.demo.close()
+        finally:
+            if self.emulator is not None:
+                self.emulator.stop()
+            self.service.history.close()
+
+
+def create_app(settings: Settings, *, emulator=None) -> App:
+    """Build the app. With no token and no API base (or --offline) an emulator starts in-process."""
+    # Before gradio is imported anywhere: analytics and version checks stay off unless asked for.
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "True" if settings.analytics else "False"
+    if not settings.analytics:
+        os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+    from imagen_ui import ui
+    from imagen_ui.emulator import Emulator
+    from imagen_ui.history import History
+    from imagen_ui.replicate_client import ReplicateClient
+    from imagen_ui.service import GenerationService
+
+    started_here = False
+    if emulator is None and settings.use_emulator:
+        emulator = Emulator(latency=OFFLINE_LATENCY).start()
+        started_here = True
+    try:
+        if emulator is not None:
+            base_url, token = emulator.base_url, OFFLINE_TOKEN
+        else:
+            base_url, token = settings.api_base or "https://api.replicate.com", settings.token
+        schema, source = load_schema(settings.model, base_url, token)
+        client = ReplicateClient(token, base_url=base_url)
+        history = History(settings.history_dir)
+        service = GenerationService(
+            client,
+            schema,
+            history,
+            max_in_flight=settings.max_in_flight,
+            max_images=settings.max_images,
+            has_token=bool(token),
+        )
+        notice = offline_notice() if emulator is not None else None
+        demo = ui.build(service, offline_notice=notice, analytics=settings.analytics)
+    except BaseException:
+        if started_here:
+            emulator.stop()
+        raise
+    return App(settings, demo, service, source, emulator if started_here else None)
+
+
+def load_schema(model: str, base_url: str, token: str | None):
+    """The model's schema, live from the API when it answers, else the bundled copy."""
+    from imagen_ui.replicate_client import ReplicateClient, ReplicateError
+    from imagen_ui.schema import SchemaError, bundled_model_json, parse_model
+
+    async def fetch() -> dict:
+        async with ReplicateClient(token, base_url=base_url) as client:
+            return await asyncio.wait_for(client.get_model(model), timeout=10)
+
+    try:
+        # In a thread of its own: the caller may already run an event loop (notebooks, Playwright).
+        with ThreadPoolExecutor(1) as pool:
+            model_json = pool.submit(asyncio.run, fetch()).result()
+        return parse_model(model_json), "live"
+    except (ReplicateError, SchemaError, asyncio.TimeoutError) as error:
+        bundled = bundled_model_json(model)
+        if bundled is None:
+            raise SystemExit(
+                f"Could not read the schema of {model} from Replicate ({type(error).__name__}) "
+                "and no bundled copy exists."
+            ) from None
+        logger.warning("Using the bundled schema of %s (live schema unavailable: %s)", model,
+                       type(error).__name__)
+        return parse_model(bundled), "bundled"
+
+
+def offline_notice() -> str:
+    return (
+        "**Offline mode**: no Replicate API token was found, so images are placeholders drawn by the "
+        "built-in Replicate emulator (the prompt is written on them). For real images, put your token "
+        "in the `REPLICATE_API_TOKEN` environment variable or in a `.env` file "
+        "(`REPLICATE_API_TOKEN=r8_…`) and restart; get one at https://replicate.com/account/api-tokens."
+    )

@@ -1,0 +1,259 @@
+"""The one orchestrator: validate -> N predictions in parallel -> download -> history -> events.
+
+The UI calls `GenerationService.generate`, an async generator of `Snapshot`s: one per change (an image
+started, finished, failed, was cancelled) plus a slow heartbeat so elapsed times move. Cancelling the
+task that iterates it cancels every prediction of that click on Replicate (the client's `run` is
+cancel-safe); images already finished stay in the history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from imagen_ui import messages
+from imagen_ui.history import Entry, History, parameters_of
+from imagen_ui.rate_limit import TokenBucket
+from imagen_ui.replicate_client import (
+    Prediction,
+    PredictionCanceledError,
+    ReplicateClient,
+    ReplicateError,
+)
+from imagen_ui.schema import ModelSchema
+
+# Replicate allows 600 creates a minute per account; a burst covers one busy moment.
+CREATES_PER_SECOND = 10.0
+CREATE_BURST = 100
+HEARTBEAT_SECONDS = 1.0
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ImageSlot:
+    """What one of the click's images is doing, as the page shows it."""
+
+    index: int
+    status: str = "queued"  # queued | starting | processing | succeeded | failed | canceled
+    started_at: float | None = None  # monotonic time the prediction was sent
+    finished_at: float | None = None
+    prediction_id: str | None = None
+    predict_time: float | None = None
+    path: Path | None = None
+    message: str | None = None  # a person's words for a failure
+
+    @property
+    def done(self) -> bool:
+        return self.status in ("succeeded", "failed", "canceled")
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Whose history a request may see: a visitor's own (public mode) or everything (local run)."""
+
+    owner: str | None = None
+    everyone: bool = True
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    entries: list[Entry]
+    total: int
+    page: int  # 0-based, clamped to the pages there are
+    pages: int
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    slots: tuple[ImageSlot, ...]
+    now: float = field(default_factory=time.monotonic)
+
+    @property
+    def done(self) -> bool:
+        return all(slot.done for slot in self.slots)
+
+    @property
+    def paths(self) -> list[Path]:
+        return [slot.path for slot in self.slots if slot.path is not None]
+
+
+class GenerationService:
+    """Runs generations for every visitor of one app, within the account's limits."""
+
+    def __init__(
+        self,
+        client: ReplicateClient,
+        schema: ModelSchema,
+        history: History,
+        *,
+        max_in_flight: int = 64,
+        max_images: int = 4,
+        timeout: float = 600.0,
+        has_token: bool = True,
+    ) -> None:
+        self.client = client
+        self.schema = schema
+        self.history = history
+        self.max_images = max_images
+        self.timeout = timeout
+        self.has_token = has_token
+        # A queue, not errors: a click beyond the bound waits for a free slot.
+        self._in_flight = asyncio.Semaphore(max_in_flight)
+        self._creates = TokenBucket(rate=CREATES_PER_SECOND, burst=CREATE_BURST)
+        self._sessions: dict[str, set[asyncio.Task]] = defaultdict(set)
+        self._last: dict[str, Snapshot] = {}
+
+    @property
+    def model(self) -> str:
+        return self.schema.model
+
+    def validate(self, values: Mapping[str, object], num_images: object) -> tuple[dict, int]:
+        """Clean inputs and image count, or raise schema.InvalidRequest with a person's message."""
+        count = messages.parse_image_count(num_images, self.max_images)
+        return self.schema.validate(values), count
+
+    async def generate(
+        self,
+        inputs: Mapping[str, object],
+        num_images: int,
+        *,
+        owner: str | None = None,
+        session: str | None = None,
+    ) -> AsyncIterator[Snapshot]:
+        """Start `num_images` predictions of validated `inputs`; yield a Snapshot on every change."""
+        slots = [ImageSlot(index=i) for i in range(num_images)]
+        changed = asyncio.Event()
+
+        def update(index: int, **changes: object) -> None:
+            slots[index] = replace(slots[index], **changes)
+            changed.set()
+
+        tasks = [
+            asyncio.create_task(self._one_image(i, dict(inputs), owner, update))
+            for i in range(num_images)
+        ]
+        key = session or ""
+        self._sessions[key].update(tasks)
+        try:
+            snapshot = Snapshot(tuple(slots))
+            self._last[key] = snapshot
+            yield snapshot
+            while not snapshot.done:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(changed.wait(), HEARTBEAT_SECONDS)
+                changed.clear()
+                snapshot = Snapshot(tuple(slots))
+                self._last[key] = snapshot
+                yield snapshot
+        finally:
+            # Reached on normal end, on cancel (Stop button, closed tab) and on generator close:
+            # cancelling the tasks makes the client cancel their predictions on Replicate.
+            for task in tasks:
+                task.cancel()
+            self._sessions[key].difference_update(tasks)
+            if not self._sessions[key]:
+                self._sessions.pop(key, None)
+
+    def last_snapshot(self, session: str | None) -> Snapshot | None:
+        """The latest state of a session's most recent click (for the Stop button's status)."""
+        return self._last.get(session or "")
+
+    def cancel_session(self, session: str | None) -> int:
+        """Cancel everything a browser session has in flight (its tab was closed). Returns the count."""
+        tasks = list(self._sessions.get(session or "", ()))
+        for task in tasks:
+            task.cancel()
+        self._last.pop(session or "", None)
+        return len(tasks)
+
+    # --- history --------------------------------------------------------------------------------
+
+    def history_page(self, viewer: Viewer, *, query: str = "", page: int = 0,
+                     per_page: int = 24) -> HistoryPage:
+        """One page of the viewer's images, newest first; `query` filters by prompt text."""
+        query = " ".join(str(query or "").split())[:200]
+        total = self.history.count(owner=viewer.owner, everyone=viewer.everyone, query=query)
+        pages = max(1, -(-total // per_page))
+        page = min(max(0, int(page)), pages - 1)
+        entries = self.history.page(owner=viewer.owner, everyone=viewer.everyone, query=query,
+                                    offset=page * per_page, limit=per_page)
+        return HistoryPage(entries, total, page, pages)
+
+    def history_entry(self, viewer: Viewer, entry_id: int | None) -> Entry | None:
+        """An entry the viewer may see, or None."""
+        entry = self.history.get(int(entry_id)) if entry_id is not None else None
+        if entry is None or not (viewer.everyone or entry.owner == viewer.owner):
+            return None
+        return entry
+
+    def delete_entry(self, viewer: Viewer, entry_id: int) -> bool:
+        return self.history.delete(int(entry_id), owner=viewer.owner, everyone=viewer.everyone)
+
+    def form_values(self, inputs: Mapping[str, object]) -> dict[str, object]:
+        """Stored inputs as this model's form values: known fields only, defaults for the rest."""
+        values = self.schema.defaults()
+        values.update({k: v for k, v in inputs.items() if k in self.schema.names})
+        return values
+
+    def settings_from_image(self, data: bytes) -> dict[str, object] | None:
+        """The form values embedded in one of our images (or an A1111-style one), or None."""
+        found = parameters_of(data)
+        return None if found is None else self.form_values(found["inputs"])
+
+    async def _one_image(self, index: int, inputs: dict, owner: str | None, update) -> None:
+        try:
+            async with self._in_flight:
+                await self._creates.acquire()
+                update(index, status="starting", started_at=time.monotonic())
+
+                def on_update(prediction: Prediction) -> None:
+                    update(index, status=_shown_status(prediction.status), prediction_id=prediction.id)
+
+                prediction = await self.client.run(
+                    self.model, inputs, timeout=self.timeout, on_update=on_update
+                )
+                update(index, prediction_id=prediction.id, predict_time=prediction.predict_time)
+                path = await self._keep(prediction, inputs, owner)
+            update(index, status="succeeded", path=path, finished_at=time.monotonic())
+        except asyncio.CancelledError:
+            update(index, status="canceled", finished_at=time.monotonic())
+            raise
+        except PredictionCanceledError:
+            update(index, status="canceled", finished_at=time.monotonic())
+        except ReplicateError as error:
+            text = messages.describe(error, model=self.model, inputs=inputs, has_token=self.has_token)
+            update(index, status="failed", message=text, finished_at=time.monotonic())
+        except Exception:  # noqa: BLE001 - one broken image must not hide the others
+            # The type only: an unexpected error's text could carry upstream data.
+            logger.exception("image %d failed unexpectedly", index)
+            update(index, status="failed", message=messages.UNEXPECTED, finished_at=time.monotonic())
+
+    async def _keep(self, prediction: Prediction, inputs: Mapping, owner: str | None) -> Path:
+        """Download the output and store it in the history; the path shown is the stored file."""
+        fmt = str(inputs.get("output_format") or "")
+        download = await self.client.download(prediction.output_urls[0], expected_format=fmt or None)
+        entry = await asyncio.to_thread(
+            self.history.add,
+            data=download.data,
+            fmt=download.format,
+            prediction_id=prediction.id,
+            model=self.model,
+            inputs=inputs,
+            created_at=prediction.created_at or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            predict_time=prediction.predict_time,
+            width=download.width,
+            height=download.height,
+            owner=owner,
+        )
+        return entry.path
+
+
+def _shown_status(status: str) -> str:
+    return {"starting": "starting", "processing": "processing"}.get(status, "processing")

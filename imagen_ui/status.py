@@ -1,0 +1,50 @@
+"""Status lines for a click's images, as text for the page (Markdown)."""
+
+from __future__ import annotations
+
+import html
+
+from imagen_ui.service import ImageSlot, Snapshot
+
+
+
+def slot_line(slot: ImageSlot, now: float) -> str:
+    """One image's line, e.g. 'Image 2: done in 4.1 s (model 3.9 s)'."""
+    label = f"Image {slot.index + 1}"
+    elapsed = _elapsed(slot, now)
+    if slot.status == "queued":
+        text = "queued (waiting for a free slot)"
+    elif slot.status in ("starting", "processing"):
+        text = f"{slot.status}… {elapsed}" if elapsed else f"{slot.status}…"
+    elif slot.status == "succeeded":
+        text = f"done in {elapsed}" if elapsed else "done"
+        if slot.predict_time is not None:
+            text += f" (model {slot.predict_time:.1f} s)"
+    elif slot.status == "failed":
+        text = f"failed: {slot.message or 'unknown error'}"
+    else:
+        text = "cancelled"
+    return f"**{label}**: {html.escape(text, quote=False)}"
+
+
+def render(snapshot: Snapshot | None) -> str:
+    if snapshot is None:
+        return ""
+    return "\n\n".join(slot_line(slot, snapshot.now) for slot in snapshot.slots)
+
+
+def render_cancelled(snapshot: Snapshot | None) -> str:
+    """The click's state right after Stop: every unfinished image shows as cancelled."""
+    if snapshot is None:
+        return "Cancelled."
+    slots = tuple(
+        slot if slot.done else ImageSlot(index=slot.index, status="canceled") for slot in snapshot.slots
+    )
+    return render(Snapshot(slots, now=snapshot.now))
+
+
+def _elapsed(slot: ImageSlot, now: float) -> str | None:
+    if slot.started_at is None:
+        return None
+    end = slot.finished_at if slot.finished_at is not None else now
+    return f"{max(0.0, end - slot.started_at):.1f} s"

@@ -1,0 +1,136 @@
+"""The History tab: every image kept, newest first, searchable, with reuse, download and delete.
+
+Layout and wiring only; what a visitor may see and do is decided by the service (`Viewer`).
+"""
+
+from __future__ import annotations
+
+import html
+
+import gradio as gr
+
+from imagen_ui.history import Entry
+from imagen_ui.service import GenerationService, Viewer
+from imagen_ui.visitor import visitor_id
+
+PER_PAGE = 24
+
+
+def build(service: GenerationService, form, tabs: gr.Tabs, public: bool, tab: gr.Tab) -> None:
+    def viewer(request: gr.Request | None) -> Viewer:
+        return Viewer(owner=visitor_id(request), everyone=False) if public else Viewer()
+
+    with gr.Row():
+        search = gr.Textbox(placeholder="Search prompts…", show_label=False, scale=5,
+                            elem_id="history-search", max_length=200)
+        refresh = gr.Button("Search", scale=1, elem_id="history-refresh")
+    gallery = gr.Gallery(
+        label="history",
+        show_label=False,
+        columns=6,
+        height="auto",
+        object_fit="cover",
+        allow_preview=False,  # a click selects; the full-size view is in the details below
+        buttons=[],
+        elem_id="history-gallery",
+    )
+    with gr.Row():
+        newer = gr.Button("← Newer", size="sm", elem_id="history-newer")
+        where = gr.Markdown(label="page", elem_id="history-page")
+        older = gr.Button("Older →", size="sm", elem_id="history-older")
+    with gr.Row(visible=False, elem_id="history-details", equal_height=False) as details:
+        full = gr.Image(show_label=False, interactive=False, buttons=["fullscreen"], scale=3,
+                        elem_id="history-image")
+        with gr.Column(scale=2):
+            about = gr.Markdown(elem_id="history-about")
+            with gr.Row():
+                reuse = gr.Button("Reuse settings", variant="primary", elem_id="history-reuse")
+                download = gr.DownloadButton("Download", elem_id="history-download")
+                delete = gr.Button("Delete…", variant="stop", elem_id="history-delete")
+            with gr.Group(visible=False) as confirm_row:
+                gr.Markdown("Delete this image for good? This cannot be undone.")
+                with gr.Row():
+                    confirm = gr.Button("Yes, delete it", variant="stop", elem_id="history-confirm")
+                    keep = gr.Button("Keep it", elem_id="history-keep")
+
+    page_no = gr.State(0)
+    shown_ids = gr.State([])
+    selected = gr.State(None)
+
+    def load(query: str, page: int, request: gr.Request):
+        found = service.history_page(viewer(request), query=query, page=page, per_page=PER_PAGE)
+        items = [(str(e.path), _caption(e)) for e in found.entries]
+        if found.total:
+            label = f"Page {found.page + 1} of {found.pages} · {found.total} image{'s' * (found.total != 1)}"
+        else:
+            label = "No images match." if query else "No images yet: the ones you generate appear here."
+        return (items, label, found.page, [e.id for e in found.entries], None,
+                gr.update(visible=False), gr.update(visible=False))
+
+    listing = [gallery, where, page_no, shown_ids, selected, details, confirm_row]
+    refresh.click(load, inputs=[search, page_no], outputs=listing, api_name="history")
+    for trigger in (tab.select, search.submit):
+        trigger(load, inputs=[search, page_no], outputs=listing, api_visibility="private")
+
+    def load_newer(query: str, page: int, request: gr.Request):
+        return load(query, page - 1, request)
+
+    def load_older(query: str, page: int, request: gr.Request):
+        return load(query, page + 1, request)
+
+    newer.click(load_newer, inputs=[search, page_no], outputs=listing, api_visibility="private")
+    older.click(load_older, inputs=[search, page_no], outputs=listing, api_visibility="private")
+
+    def choose(ids: list[int], request: gr.Request, event: gr.SelectData):
+        entry_id = ids[event.index] if 0 <= event.index < len(ids) else None
+        entry = service.history_entry(viewer(request), entry_id)
+        if entry is None:
+            return None, gr.update(visible=False), "", None, None, gr.update(visible=False)
+        path = str(entry.path)
+        return entry.id, gr.update(visible=True), _details(entry), path, path, gr.update(visible=False)
+
+    gallery.select(choose, inputs=shown_ids,
+                   outputs=[selected, details, about, full, download, confirm_row],
+                   api_visibility="private")
+
+    def reuse_settings(entry_id: int | None, request: gr.Request):
+        entry = service.history_entry(viewer(request), entry_id)
+        if entry is None:
+            raise gr.Error("That image is no longer in the history.")
+        gr.Info("Settings copied to the Generate tab.")
+        return [*form.values(service.form_values(entry.inputs)), gr.Tabs(selected="generate-tab")]
+
+    reuse.click(reuse_settings, inputs=selected, outputs=[*form.components, tabs],
+                api_visibility="private")
+
+    delete.click(lambda: gr.update(visible=True), outputs=confirm_row, api_visibility="private")
+    keep.click(lambda: gr.update(visible=False), outputs=confirm_row, api_visibility="private")
+
+    def remove(entry_id: int | None, query: str, page: int, request: gr.Request):
+        if entry_id is None or not service.delete_entry(viewer(request), entry_id):
+            gr.Warning("That image was already gone.")
+        return load(query, page, request)
+
+    confirm.click(remove, inputs=[selected, search, page_no], outputs=listing, api_visibility="private")
+
+
+def _caption(entry: Entry) -> str:
+    prompt = " ".join(entry.prompt.split())
+    return prompt if len(prompt) <= 60 else prompt[:59] + "…"
+
+
+def _cell(text: str) -> str:
+    return html.escape(" ".join(text.split())).replace("|", "\\|")
+
+
+def _details(entry: Entry) -> str:
+    """The entry's prompt and parameters, as Markdown (escaped: prompts are user text)."""
+    rows = [("Model", entry.model), ("Created", entry.created_at.replace("T", " ").rstrip("Z") + " UTC"),
+            ("Size", f"{entry.width}×{entry.height} {entry.format.upper()}, {entry.byte_size / 1024:.0f} KiB")]
+    if entry.predict_time is not None:
+        rows.append(("Model time", f"{entry.predict_time:.1f} s"))
+    rows += [(name.replace("_", " ").capitalize(), str(value)) for name, value in entry.inputs.items()
+             if name != "prompt"]
+    rows.append(("Prediction", entry.prediction_id))
+    table = "\n".join(f"| {_cell(k)} | {_cell(v)} |" for k, v in rows)
+    return f"**Prompt:** {html.escape(entry.prompt)}\n\n| | |\n|---|---|\n{table}"

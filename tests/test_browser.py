@@ -1,0 +1,139 @@
+"""The page in real headless Chromium (Debian's, driven by Playwright): what a person does."""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+import httpx
+import pytest
+from PIL import Image
+from playwright.sync_api import expect, sync_playwright
+
+from playground import serve
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# A closed network: keep Chromium from calling home (its connections would be refused anyway).
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def site(make_emulator, tmp_path):
+    emulator = make_emulator(latency=0.3)
+    with serve(tmp_path / "outputs", api_base=emulator.base_url) as (app, url):
+        yield url, emulator
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def wait_until(condition, timeout=5.0, step=0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(step)
+    return condition()
+
+
+def choose(page, elem_id: str, option: str) -> None:
+    page.locator(f"#{elem_id} input").click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def test_generate_16_9_png_and_download_it(site, page, tmp_path):
+    url, emulator = site
+    page.goto(url)
+    page.locator("#prompt textarea").fill("A lighthouse on a cliff, stormy sea")
+    choose(page, "aspect_ratio", "16:9 landscape")
+    choose(page, "output_format", "PNG")
+    page.locator("#generate").click()
+
+    thumbnails = page.locator("#gallery button.thumbnail-item")
+    expect(thumbnails).to_have_count(1, timeout=10_000)
+    expect(page.locator("#status")).to_contain_text("done in")
+    [prediction] = emulator.predictions()
+    assert prediction["input"]["aspect_ratio"] == "16:9"
+    assert prediction["input"]["output_format"] == "png"
+
+    thumbnails.first.click()
+    with page.expect_download() as download_info:
+        page.locator("#gallery").get_by_label("Download", exact=True).first.click()
+    download = download_info.value
+    assert download.suggested_filename.endswith(f"_{prediction['id']}.png")
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    with Image.open(saved) as image:
+        assert (image.format, image.size) == ("PNG", (1408, 768))
+
+
+def test_ctrl_enter_in_the_prompt_generates(site, page):
+    url, emulator = site
+    page.goto(url)
+    box = page.locator("#prompt textarea")
+    box.fill("keyboard shortcut test")
+    box.press("Control+Enter")
+    expect(page.locator("#gallery button.thumbnail-item")).to_have_count(1, timeout=10_000)
+    assert [p["input"]["prompt"] for p in emulator.predictions()] == ["keyboard shortcut test"]
+
+
+def test_cancel_reaches_replicate_within_two_seconds(site, page):
+    url, emulator = site
+    emulator.set_latency(60)
+    page.goto(url)
+    page.locator("#prompt textarea").fill("a very slow model")
+    page.locator("#generate").click()
+    assert wait_until(lambda: len(emulator.predictions()) == 1)
+    clicked = time.monotonic()
+    page.locator("#cancel").click()
+    assert wait_until(lambda: emulator.predictions()[0]["status"] == "canceled", timeout=2.0), (
+        f"not cancelled {time.monotonic() - clicked:.1f} s after the click"
+    )
+    expect(page.locator("#status")).to_contain_text("cancelled")
+
+
+def test_closing_the_tab_cancels_its_predictions(site, browser):
+    url, emulator = site
+    emulator.set_latency(60)
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(url)
+    page.locator("#prompt textarea").fill("left behind")
+    page.locator("#generate").click()
+    assert wait_until(lambda: len(emulator.predictions()) == 1)
+    context.close()
+    assert wait_until(lambda: emulator.predictions()[0]["status"] == "canceled", timeout=10.0)
+
+
+def test_offline_mode_says_so_on_the_page(page, tmp_path):
+    from imagen_ui.bootstrap import create_app
+    from imagen_ui.config import Settings
+
+    from playground import free_port
+
+    app = create_app(Settings(offline=True, history_dir=tmp_path / "o", port=free_port()))
+    emulator_url = app.emulator.base_url
+    try:
+        app.launch(prevent_thread_lock=True, quiet=True)
+        page.goto(f"http://127.0.0.1:{app.settings.port}/")
+        banner = page.locator("#offline-banner")
+        expect(banner).to_contain_text("Offline mode")
+        expect(banner).to_contain_text("REPLICATE_API_TOKEN")
+    finally:
+        app.close()
+    with pytest.raises(httpx.ConnectError):  # the in-process emulator never outlives the app
+        httpx.get(f"{emulator_url}/v1/account", timeout=2)

@@ -29,7 +29,7 @@ def main() -> None:
         gr.Button().click(generate, inputs, outputs, api_name="generate", concurrency_limit=None)
     demo.max_threads = 256  # as ours: the queue's worker slots are sized from it
     demo.queue(default_concurrency_limit=None)
-    demo.launch(server_name="127.0.0.1", server_port=port, quiet=True)
+    demo.launch(server_name="127.0.0.1", server_port=port, quiet=True, max_threads=256)
 
 
 if __name__ == "__main__":

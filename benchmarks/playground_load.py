@@ -127,6 +127,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=64)
     parser.add_argument("--latency", type=float, default=2.0)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--only-load", action="store_true", help="measure the many-users figure alone")
     args = parser.parse_args()
 
     emu_port, app_port, base_port = free_port(), free_port(), free_port()
@@ -149,6 +150,8 @@ def main() -> None:
               f"ratio {wall / args.latency:.2f} (target <= 1.25; a do-nothing Gradio app with the "
               f"same queue settings, same run: {floor / args.latency:.2f})")
 
+        if args.only_load:
+            return
         set_latency(1.0).raise_for_status()
         ours, theirs = [], []
         for i in range(args.rounds):  # alternate, so drift hits both alike

@@ -37,8 +37,12 @@ class App:
         options.setdefault("server_name", settings.host)
         options.setdefault("server_port", settings.port)
         options.setdefault("share", settings.share)
-        options.setdefault("allowed_paths", [str(settings.history_dir.resolve())])
+        # Only the image files: the SQLite index beside them holds every visitor's prompts.
+        options.setdefault("allowed_paths", [str(self.service.history.images_dir)])
         options.setdefault("footer_links", [])
+        # launch() resets the queue's worker count from its own max_threads (40 by default), so
+        # it must be given the same figure ui.build set before the queue was made.
+        options.setdefault("max_threads", self.demo.max_threads)
         for key, value in LAUNCH_OPTIONS.items():
             options.setdefault(key, value)
         self.demo.launch(**options)
@@ -63,6 +67,8 @@ def create_app(settings: Settings, *, emulator=None) -> App:
     if not settings.analytics:
         os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
+    import gradio as gr
+
     from imagen_ui import ui
     from imagen_ui.emulator import Emulator
     from imagen_ui.history import History
@@ -81,6 +87,9 @@ def create_app(settings: Settings, *, emulator=None) -> App:
         schema, source = load_schema(settings.model, base_url, token)
         client = ReplicateClient(token, base_url=base_url)
         history = History(settings.history_dir)
+        # Served straight from the history: Gradio would otherwise hash and copy every image into
+        # its cache on every update that shows it. They never change once written.
+        gr.set_static_paths([history.images_dir])
         service = GenerationService(
             client,
             schema,

@@ -1,7 +1,10 @@
 """Settings: one frozen object from CLI flags > environment > .env file > defaults.
 
 The token is read only from the environment or `.env`, never from a flag (flags show up in `ps`),
-and it never appears in `repr()`/`str()` of the settings.
+and neither it nor a login password ever appears in `repr()`/`str()` of the settings.
+
+Public mode (`--public`, a share link, a Hugging Face Space) means strangers use the host's Replicate
+account: each sees only their own history, and the per-visitor quotas apply (see imagen_ui.quota).
 """
 
 from __future__ import annotations
@@ -18,11 +21,20 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
+from imagen_ui.auth import (
+    Credential,
+    CredentialsError,
+    combine,
+    parse_credential,
+    parse_credential_list,
+    read_auth_file,
+)
 from imagen_ui.schema import MODEL_ID
 
 DEFAULT_MODEL = "google/imagen-4-fast"
 TokenSource = Literal["environment", ".env"]
 _TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
 _T = TypeVar("_T")
 
 
@@ -43,9 +55,31 @@ class Settings:
     api_base: str | None = None  # e.g. "https://api.replicate.com", without /v1
     token: str | None = dataclasses.field(default=None, repr=False)
     analytics: bool = False
-    max_in_flight: int = 32  # predictions in flight at once, all visitors together
+    max_in_flight: int = 96  # predictions in flight at once, all visitors together
     max_images: int = 4  # images one Generate may ask for
+    public: bool = False  # strangers use the app: per-visitor history and quotas
+    quota_images_per_hour: int = 20  # per visitor, on the host's token, public mode only; 0 = no limit
+    quota_concurrent: int = 2  # generations at once per visitor, same conditions; 0 = no limit
+    auth: tuple[Credential, ...] = dataclasses.field(default=(), repr=False)  # Gradio login, if any
+    public_url: str | None = None  # the app's own public base URL (for webhooks)
     _token_source: TokenSource | None = dataclasses.field(default=None, repr=False, compare=False)
+    _on_spaces: bool = dataclasses.field(default=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self._on_spaces and not self.public:
+            # A Space is reachable by anyone who has its address: always public.
+            object.__setattr__(self, "public", True)
+
+    @property
+    def on_spaces(self) -> bool:
+        """True when running as a Hugging Face Space (env SYSTEM=spaces)."""
+        return self._on_spaces
+
+    @property
+    def quotas_active(self) -> bool:
+        """True when quotas guard the host's money: public mode with images from Replicate (not the
+        offline emulator). A visitor's own token is exempt too, but that is decided per request."""
+        return self.public and not self.use_emulator
 
     @property
     def use_emulator(self) -> bool:
@@ -60,6 +94,9 @@ class Settings:
     def __repr__(self) -> str:
         shown = [f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self) if f.repr]
         shown.append(f"token={'set' if self.token else 'unset'}")
+        shown.append(f"auth={len(self.auth)} user{'' if len(self.auth) == 1 else 's'}" if self.auth else "auth=off")
+        if self.on_spaces:
+            shown.append("on_spaces=True")
         return f"Settings({', '.join(shown)})"
 
     __str__ = __repr__
@@ -71,7 +108,9 @@ def build_arg_parser() -> argparse.ArgumentParser:
         prog="app.py",
         description="A browser playground for text-to-image models on Replicate.",
         epilog="The API token is read from REPLICATE_API_TOKEN (environment or a .env file in the working "
-        "directory), never from a flag. Flags override environment variables, which override .env.",
+        "directory), never from a flag. Flags override environment variables, which override .env. "
+        "Public mode (--public, --share, or a Hugging Face Space) gives each visitor their own history and "
+        "applies the quotas to images paid by the host's token; a local run has no quotas.",
     )
     flag = parser.add_argument
     flag("--host", type=_flag(_parse_host),
@@ -89,6 +128,27 @@ def build_arg_parser() -> argparse.ArgumentParser:
     flag("--api-base", type=_flag(_parse_api_base), metavar="URL",
          help="Replicate API base URL, e.g. http://127.0.0.1:8787 "
          "(env REPLICATE_BASE_URL; default https://api.replicate.com)")
+    flag("--public", action=argparse.BooleanOptionalAction, default=None,
+         help="strangers use this app: each visitor sees only their own history and the quotas apply "
+         "(env IMAGEN_UI_PUBLIC; default on with --share and always on a Hugging Face Space, "
+         "where --no-public is ignored)")
+    flag("--quota-images-per-hour", type=_flag(_parse_limit), metavar="N",
+         help="images each visitor may make per hour on the host's token, 0 = unlimited "
+         "(env IMAGEN_UI_QUOTA_IMAGES_PER_HOUR; default 20; public mode only, off on a local run "
+         "whatever is set)")
+    flag("--quota-concurrent", type=_flag(_parse_limit), metavar="N",
+         help="generations each visitor may run at once on the host's token, 0 = unlimited "
+         "(env IMAGEN_UI_QUOTA_CONCURRENT; default 2; public mode only, off on a local run "
+         "whatever is set)")
+    flag("--auth", type=_flag(parse_credential), action="append", metavar="USER:PASSWORD",
+         help="require a login; repeat for more users (env IMAGEN_UI_AUTH=\"user:pass,user2:pass2\"). "
+         "Flags are visible to other users of this machine (ps): prefer --auth-file")
+    flag("--auth-file", type=_flag(_parse_path), metavar="PATH",
+         help="require a login for the users in this file: one user:password a line, # comments "
+         "(env IMAGEN_UI_AUTH_FILE)")
+    flag("--public-url", type=_flag(_parse_public_url), metavar="URL",
+         help="this app's own public base URL, e.g. https://you-imagen.hf.space, for webhooks "
+         "(env IMAGEN_UI_PUBLIC_URL; default on a Space: its address)")
     return parser
 
 
@@ -135,18 +195,52 @@ def load_settings(
     if found := lookup("REPLICATE_API_TOKEN"):
         token = _clean_token(found[0], found[1])
         token_source = found[1] if token else None
+    # A fact about the host, not a setting: only the real environment says so, never .env.
+    on_spaces = (layers[0][1].get("SYSTEM") or "").strip() == "spaces"
+    share = setting(args.share, "GRADIO_SHARE", _is_true, Settings.share)
+    # An explicit --public/--no-public (or IMAGEN_UI_PUBLIC) wins over the share link's default.
+    public = on_spaces or setting(args.public, "IMAGEN_UI_PUBLIC", _parse_switch, share)
+    space_url = _space_url(layers[0][1].get("SPACE_HOST")) if on_spaces else None
     return Settings(
         host=setting(args.host, "GRADIO_SERVER_NAME", _parse_host, Settings.host),
         port=setting(args.port, "GRADIO_SERVER_PORT", _parse_port, Settings.port),
-        share=setting(args.share, "GRADIO_SHARE", _is_true, Settings.share),
+        share=share,
         offline=setting(args.offline, "IMAGEN_UI_OFFLINE", _is_true, Settings.offline),
         model=setting(args.model, "IMAGEN_UI_MODEL", _parse_model, Settings.model),
         history_dir=setting(args.history_dir, "IMAGEN_UI_HISTORY_DIR", _parse_dir, Settings.history_dir),
         api_base=setting(args.api_base, "REPLICATE_BASE_URL", _parse_api_base, None),
         token=token,
         analytics=setting(None, "GRADIO_ANALYTICS_ENABLED", _is_true, Settings.analytics),
+        public=public,
+        quota_images_per_hour=setting(args.quota_images_per_hour, "IMAGEN_UI_QUOTA_IMAGES_PER_HOUR",
+                                      _parse_limit, Settings.quota_images_per_hour),
+        quota_concurrent=setting(args.quota_concurrent, "IMAGEN_UI_QUOTA_CONCURRENT", _parse_limit,
+                                 Settings.quota_concurrent),
+        auth=_load_auth(
+            setting(tuple(args.auth or ()) or None, "IMAGEN_UI_AUTH", parse_credential_list, ()),
+            setting(args.auth_file, "IMAGEN_UI_AUTH_FILE", _parse_path, None),
+        ),
+        public_url=setting(args.public_url, "IMAGEN_UI_PUBLIC_URL", _parse_public_url, space_url),
         _token_source=token_source,
+        _on_spaces=on_spaces,
     )
+
+
+def _load_auth(inline: tuple[Credential, ...], auth_file: Path | None) -> tuple[Credential, ...]:
+    """Inline credentials plus the auth file's. Errors name a line or entry, never a password."""
+    from_file: tuple[Credential, ...] = ()
+    if auth_file is not None:
+        try:
+            from_file = read_auth_file(auth_file)
+        except CredentialsError as error:
+            raise SettingsError(f"The auth file {auth_file}: {error}.") from None
+        except (OSError, UnicodeDecodeError) as error:
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else type(error).__name__
+            raise SettingsError(f"The auth file {auth_file} cannot be read ({reason}).") from None
+    try:
+        return combine(inline, from_file)
+    except CredentialsError as error:
+        raise SettingsError(f"Login users: {error}.") from None
 
 
 # Each parser takes the raw text and returns the value, or raises ValueError with the end of a
@@ -178,10 +272,51 @@ def _parse_model(text: str) -> str:
 
 
 def _parse_dir(text: str) -> Path:
+    return _parse_path(text)
+
+
+def _parse_limit(text: str) -> int:
+    try:
+        value = int(text.strip())
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ValueError(f"must be a whole number, 0 or more (0 means no limit) (got {text!r})")
+    return value
+
+
+def _parse_path(text: str) -> Path:
     return Path(text.strip()).expanduser()
 
 
+def _parse_switch(text: str) -> bool:
+    """Strict, unlike _is_true: a typo must not quietly turn public mode (and its quotas) off."""
+    word = text.strip().lower()
+    if word not in _TRUE | _FALSE:
+        raise ValueError(f"must be true or false (got {text!r})")
+    return word in _TRUE
+
+
 def _parse_api_base(text: str) -> str:
+    url = _parse_http_url(text, example="https://api.replicate.com")
+    # The official Python client's base URL has no /v1 (it adds it); forgive the JS client's habit.
+    return url.removesuffix("/v1")
+
+
+def _parse_public_url(text: str) -> str:
+    return _parse_http_url(text, example="https://you-imagen.hf.space")
+
+
+def _space_url(space_host: str | None) -> str | None:
+    """A Space's own address from SPACE_HOST (a comma-separated list when it has a custom domain)."""
+    host = (space_host or "").split(",")[0].strip()
+    try:
+        return _parse_public_url(f"https://{host}") if host else None
+    except ValueError:
+        return None
+
+
+def _parse_http_url(text: str, *, example: str) -> str:
     url = text.strip().rstrip("/")
     parts = urlsplit(url)
     if parts.username is not None or parts.password is not None:
@@ -191,14 +326,12 @@ def _parse_api_base(text: str) -> str:
         parts.port  # noqa: B018 (raises ValueError for a bad port)
         valid = parts.scheme in ("http", "https") and bool(parts.hostname)
         valid = valid and not parts.query and not parts.fragment
+        valid = valid and not any(ch.isspace() or not ch.isprintable() for ch in url)
     except ValueError:
         valid = False
     if not valid:
-        raise ValueError(
-            f"must be an http:// or https:// URL with a host, e.g. https://api.replicate.com (got {text!r})"
-        )
-    # The official Python client's base URL has no /v1 (it adds it); forgive the JS client's habit.
-    return url.removesuffix("/v1")
+        raise ValueError(f"must be an http:// or https:// URL with a host, e.g. {example} (got {text!r})")
+    return url
 
 
 def _is_true(text: str) -> bool:

@@ -155,6 +155,11 @@ class History:
             self._conn.close()
             raise
 
+    @property
+    def images_dir(self) -> Path:
+        """Where the image files live (the index beside it is private: never serve it)."""
+        return self.root / IMAGES_DIR
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()

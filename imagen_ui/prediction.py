@@ -83,6 +83,12 @@ class Prediction:
         return float(value) if isinstance(value, (int, float)) else None
 
     @property
+    def total_time(self) -> float | None:
+        """Creation to completion in seconds (`metrics.total_time`): queueing and boot included."""
+        value = self.metrics.get("total_time")
+        return float(value) if isinstance(value, (int, float)) else None
+
+    @property
     def output_urls(self) -> list[str]:
         """Output file URLs as a list, whether the output is one string or a list of them."""
         if isinstance(self.output, str):

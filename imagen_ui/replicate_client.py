@@ -84,6 +84,7 @@ DEFAULT_BASE_URL = "https://api.replicate.com"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 # Sized for 64+ predictions in flight, each holding a sync create open, plus polls and downloads.
 DEFAULT_LIMITS = httpx.Limits(max_connections=256, max_keepalive_connections=128)
+DOWNLOAD_LIMITS = httpx.Limits(max_connections=8, max_keepalive_connections=8)
 SYNC_READ_MARGIN = 5.0  # read timeout above the sync window: Replicate answers at the window's end
 QUICK_MODEL_SECONDS = 1.5  # a model expected to finish this fast gets a 2 s window: done on the first trip
 RUNTIME_SMOOTHING = 0.3  # EWMA weight of the newest run time
@@ -158,6 +159,13 @@ class ReplicateClient:
             timeout=timeout, limits=DEFAULT_LIMITS, headers={"User-Agent": user_agent}
         )
         self._timeout = self._http.timeout
+        # Downloads get a small pool of their own, entered a few at a time: httpcore scans every
+        # connection of a pool per request, so 64 downloads sharing the pool of 64 open sync
+        # creates cost ~8 ms of CPU each; a browser-like handful in parallel is as fast on the wire.
+        self._downloads = httpx.AsyncClient(
+            timeout=self._timeout, limits=DOWNLOAD_LIMITS, headers={"User-Agent": user_agent}
+        )
+        self._download_slots = asyncio.Semaphore(DOWNLOAD_LIMITS.max_connections or 8)
         self.calls: Counter[str] = Counter()
         self._runtimes: dict[str, float] = {}
         self._background: set[asyncio.Task[Any]] = set()
@@ -177,6 +185,7 @@ class ReplicateClient:
         if self._background:
             await asyncio.wait(set(self._background), timeout=CLEANUP_GRACE)
         await self._poller.aclose()
+        await self._downloads.aclose()
         if self._owns_http:
             await self._http.aclose()
 
@@ -399,14 +408,15 @@ class ReplicateClient:
             attempt += 1
             self.calls["download"] += 1
             try:
-                return await fetch(
-                    self._http,
-                    url,
-                    policy=self._download_policy,
-                    authorization=self._authorization(),
-                    max_bytes=self.max_download_bytes,
-                    expected_format=expected_format,
-                )
+                async with self._download_slots:
+                    return await fetch(
+                        self._downloads,
+                        url,
+                        policy=self._download_policy,
+                        authorization=self._authorization(),
+                        max_bytes=self.max_download_bytes,
+                        expected_format=expected_format,
+                    )
             except DownloadError as exc:
                 delay = self.retry.delay(attempt) if exc.transient else None
                 if delay is None:
@@ -522,7 +532,9 @@ class ReplicateClient:
         return (await self.list_predictions()).results
 
     def _learn(self, model: str, prediction: Prediction) -> None:
-        seconds = prediction.predict_time
+        # Creation to completion is what paces the polls (a create waits in Replicate's queue
+        # too); the model's own predict_time is the fallback.
+        seconds = prediction.total_time or prediction.predict_time
         if model and prediction.status == "succeeded" and seconds is not None:
             self.record_runtime(model, seconds)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,10 +104,26 @@ def build(
 
         demo.unload(closed)
 
+    _memoize_api_info(demo)
     # The queue's worker slots are sized from max_threads when the queue is made (Gradio notes).
     demo.max_threads = max_threads
     demo.queue(default_concurrency_limit=None)
     return demo
+
+
+def _memoize_api_info(demo: gr.Blocks) -> None:
+    """Compute each component's API description once instead of on every event.
+
+    Gradio 6 rebuilds a component's config, including three pydantic JSON-schema generations
+    (api_info, as input, as output), for every block of a new session and for every output of
+    every streamed update; with 64 visitors that was most of the server's CPU. The descriptions
+    depend only on the component's construction, which this page never changes.
+    """
+    for block in demo.blocks.values():
+        for name in ("api_info", "api_info_as_input", "api_info_as_output", "example_inputs"):
+            method = getattr(block, name, None)
+            if callable(method):
+                setattr(block, name, functools.cache(method))
 
 
 def _playground(service: GenerationService, public: bool) -> Form:
@@ -161,14 +178,13 @@ def _playground(service: GenerationService, public: bool) -> Form:
         except InvalidRequest as error:
             raise gr.Error(str(error), title="Check the form") from None
         owner = visitor_id(request) if public else None
-        shown: list[str] | None = None
         last = None
         async for snapshot in service.generate(inputs, n, owner=owner, session=_session(request)):
-            paths = [str(p) for p in snapshot.paths]
-            gallery_value = gr.skip() if paths == shown else paths
-            shown = paths
             last = snapshot
-            yield gallery_value, status.render(snapshot)
+            # The whole list each time, not gr.skip(): in Gradio 6 a skip is an "update" that builds
+            # a new Gallery and its config per yield, which costs more than re-sending a few paths
+            # (served as static files, so nothing is copied).
+            yield [str(p) for p in snapshot.paths], status.render(snapshot)
         failures = [s.message for s in (last.slots if last else ()) if s.status == "failed"]
         if last is not None and not last.paths and failures:
             raise gr.Error(failures[0], title="No image was made")

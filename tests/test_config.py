@@ -27,7 +27,7 @@ def test_defaults():
     assert (settings.host, settings.port, settings.share, settings.offline) == ("127.0.0.1", 7860, False, False)
     assert (settings.model, settings.history_dir, settings.api_base) == ("google/imagen-4-fast", Path("outputs"), None)
     assert (settings.token, settings.token_source, settings.analytics) == (None, None, False)
-    assert (settings.max_in_flight, settings.max_images) == (32, 4)
+    assert (settings.max_in_flight, settings.max_images) == (96, 4)
     assert settings.use_emulator
 
 
@@ -54,6 +54,7 @@ def test_every_environment_variable(tmp_path):
         api_base="http://127.0.0.1:8787",
         token="r8_env",
         analytics=True,
+        public=True,  # a share link puts the app in front of strangers
     )
     assert settings.token_source == "environment"
 
@@ -240,3 +241,206 @@ def test_help_names_each_environment_variable():
 def test_settings_is_frozen():
     with pytest.raises(AttributeError):
         Settings().port = 1  # type: ignore[misc]
+
+
+# --- public mode, quotas, login, public URL ----------------------------------------------------------
+
+PASSWORD_CANARY = "pw-CANARY-must-never-be-printed-4242"
+
+
+def test_new_settings_defaults():
+    settings = load()
+    assert (settings.public, settings.on_spaces, settings.quotas_active) == (False, False, False)
+    assert (settings.quota_images_per_hour, settings.quota_concurrent) == (20, 2)
+    assert (settings.auth, settings.public_url) == ((), None)
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "public"),
+    [
+        (["--public"], {}, True),
+        (["--share"], {}, True),
+        ([], {"GRADIO_SHARE": "1"}, True),
+        ([], {"IMAGEN_UI_PUBLIC": "true"}, True),
+        (["--share", "--no-public"], {}, False),  # a host sharing with friends may opt out
+        ([], {"GRADIO_SHARE": "1", "IMAGEN_UI_PUBLIC": "no"}, False),
+        (["--public"], {"IMAGEN_UI_PUBLIC": "0"}, True),  # flag beats environment
+        ([], {}, False),
+    ],
+)
+def test_public_mode_sources(argv, env, public):
+    assert load(argv, env).public is public
+
+
+def test_public_from_dotenv(tmp_path):
+    assert load(dotenv="IMAGEN_UI_PUBLIC=on\n", tmp_path=tmp_path).public is True
+    assert load(env={"IMAGEN_UI_PUBLIC": "off"}, dotenv="IMAGEN_UI_PUBLIC=on\n", tmp_path=tmp_path).public is False
+
+
+def test_a_space_is_always_public():
+    for argv, env in [([], {}), (["--no-public"], {}), ([], {"IMAGEN_UI_PUBLIC": "false"})]:
+        settings = load(argv, {"SYSTEM": "spaces", **env})
+        assert (settings.on_spaces, settings.public) == (True, True), (argv, env)
+    assert Settings(_on_spaces=True).public is True  # however it is built
+    assert load(env={"SYSTEM": "linux"}).on_spaces is False
+
+
+def test_system_spaces_in_dotenv_does_not_make_a_space(tmp_path):
+    settings = load(dotenv="SYSTEM=spaces\n", tmp_path=tmp_path)
+    assert (settings.on_spaces, settings.public) == (False, False)
+
+
+def test_public_switch_is_strict_so_a_typo_cannot_turn_it_off():
+    with pytest.raises(SettingsError, match=r"IMAGEN_UI_PUBLIC in the environment must be true or false \(got 'ture'\)"):
+        load(env={"IMAGEN_UI_PUBLIC": "ture"})
+
+
+def test_quota_precedence(tmp_path):
+    dotenv = "IMAGEN_UI_QUOTA_IMAGES_PER_HOUR=5\nIMAGEN_UI_QUOTA_CONCURRENT=6\n"
+    settings = load(dotenv=dotenv, tmp_path=tmp_path)
+    assert (settings.quota_images_per_hour, settings.quota_concurrent) == (5, 6)
+    settings = load(env={"IMAGEN_UI_QUOTA_IMAGES_PER_HOUR": "7"}, dotenv=dotenv, tmp_path=tmp_path)
+    assert (settings.quota_images_per_hour, settings.quota_concurrent) == (7, 6)
+    settings = load(["--quota-images-per-hour", "0", "--quota-concurrent", "1"],
+                    {"IMAGEN_UI_QUOTA_IMAGES_PER_HOUR": "7", "IMAGEN_UI_QUOTA_CONCURRENT": "9"})
+    assert (settings.quota_images_per_hour, settings.quota_concurrent) == (0, 1)
+
+
+@pytest.mark.parametrize(("flag", "variable"), [("--quota-images-per-hour", "IMAGEN_UI_QUOTA_IMAGES_PER_HOUR"), ("--quota-concurrent", "IMAGEN_UI_QUOTA_CONCURRENT")])
+@pytest.mark.parametrize("value", ["-1", "two", "1.5"])
+def test_bad_quota(flag, variable, value, capsys):
+    with pytest.raises(SystemExit):
+        load([flag, value])
+    assert f"argument {flag}: must be a whole number, 0 or more (0 means no limit)" in capsys.readouterr().err
+    with pytest.raises(SettingsError, match=f"{variable} in the environment must be a whole number, 0 or more"):
+        load(env={variable: value})
+
+
+def test_quotas_apply_only_to_public_runs_on_the_hosts_token():
+    assert load(["--public"], {"REPLICATE_API_TOKEN": "r8_x"}).quotas_active is True
+    assert load(["--public", "--api-base", "http://127.0.0.1:8787"]).quotas_active is True
+    assert load([], {"REPLICATE_API_TOKEN": "r8_x"}).quotas_active is False  # local run: whatever is set
+    assert load(["--public"]).quotas_active is False  # offline emulator: nothing is paid
+    assert load(["--public", "--offline"], {"REPLICATE_API_TOKEN": "r8_x"}).quotas_active is False
+
+
+def test_auth_flags_repeat_and_split_on_the_first_colon():
+    settings = load(["--auth", "alice:one", "--auth", f"bob:{PASSWORD_CANARY}:x"])
+    assert settings.auth == (("alice", "one"), ("bob", f"{PASSWORD_CANARY}:x"))
+
+
+def test_auth_from_environment_and_dotenv(tmp_path):
+    assert load(env={"IMAGEN_UI_AUTH": "alice:one,bob:two"}).auth == (("alice", "one"), ("bob", "two"))
+    assert load(dotenv="IMAGEN_UI_AUTH=carol:three\n", tmp_path=tmp_path).auth == (("carol", "three"),)
+    # Flags beat the environment: its users are not added to the flags' ones.
+    assert load(["--auth", "dave:four"], {"IMAGEN_UI_AUTH": "alice:one"}).auth == (("dave", "four"),)
+
+
+def test_auth_file_from_flag_and_environment(tmp_path):
+    users = tmp_path / "users.txt"
+    users.write_text("# team\nalice:one\n\nbob:two\n", encoding="utf-8")
+    other = tmp_path / "other.txt"
+    other.write_text("carol:three\n", encoding="utf-8")
+    assert load(["--auth-file", str(users)]).auth == (("alice", "one"), ("bob", "two"))
+    assert load(env={"IMAGEN_UI_AUTH_FILE": str(users)}).auth == (("alice", "one"), ("bob", "two"))
+    assert load(["--auth-file", str(other)], {"IMAGEN_UI_AUTH_FILE": str(users)}).auth == (("carol", "three"),)
+    # Inline users and the file's together.
+    assert load(["--auth", "dave:four", "--auth-file", str(other)]).auth == (("dave", "four"), ("carol", "three"))
+
+
+def test_auth_user_in_two_sources_is_refused(tmp_path):
+    users = tmp_path / "users.txt"
+    users.write_text(f"alice:{PASSWORD_CANARY}\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match="the same user name is given twice") as caught:
+        load(["--auth", "alice:one", "--auth-file", str(users)])
+    assert PASSWORD_CANARY not in str(caught.value)
+
+
+def test_bad_auth_flag_exits_without_echoing_it(capsys):
+    with pytest.raises(SystemExit) as caught:
+        load(["--auth", PASSWORD_CANARY])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --auth: must be user:password with neither part empty" in err
+    assert PASSWORD_CANARY not in err
+
+
+def test_bad_auth_variable_names_the_entry_without_echoing_it():
+    with pytest.raises(SettingsError) as caught:
+        load(env={"IMAGEN_UI_AUTH": f"alice:one,{PASSWORD_CANARY}"})
+    assert str(caught.value).startswith("IMAGEN_UI_AUTH in the environment is not valid: entry 2 must be user:password")
+    assert PASSWORD_CANARY not in str(caught.value)
+
+
+def test_bad_auth_file_line_names_file_and_line_without_echoing_it(tmp_path):
+    users = tmp_path / "users.txt"
+    users.write_text(f"alice:one\n# comment\n\n{PASSWORD_CANARY}\n", encoding="utf-8")
+    with pytest.raises(SettingsError) as caught:
+        load(env={"IMAGEN_UI_AUTH_FILE": str(users)})
+    assert str(caught.value) == f"The auth file {users}: line 4 must be user:password with neither part empty."
+    assert PASSWORD_CANARY not in str(caught.value)
+
+
+def test_missing_auth_file_is_an_error(tmp_path):
+    with pytest.raises(SettingsError, match=r"The auth file .*absent\.txt cannot be read \(No such file or directory\)"):
+        load(["--auth-file", str(tmp_path / "absent.txt")])
+
+
+def test_repr_and_str_hide_login_passwords(tmp_path):
+    users = tmp_path / "users.txt"
+    users.write_text(f"alice:{PASSWORD_CANARY}\n", encoding="utf-8")
+    settings = load(["--auth", f"bob:{PASSWORD_CANARY}2", "--auth-file", str(users)], {"REPLICATE_API_TOKEN": CANARY})
+    assert settings.auth[1] == ("alice", PASSWORD_CANARY)
+    for text in (repr(settings), str(settings), f"{settings}", f"{settings!r}"):
+        assert PASSWORD_CANARY not in text and CANARY not in text
+        assert "auth=2 users" in text
+        assert "alice" not in text and "bob" not in text
+    assert repr(Settings(auth=(("a", "b"),))).endswith("auth=1 user)")
+    assert "auth=off" in repr(load())
+
+
+def test_public_url_precedence_and_normalisation(tmp_path):
+    dotenv = "IMAGEN_UI_PUBLIC_URL=https://dot.example.com/\n"
+    assert load(dotenv=dotenv, tmp_path=tmp_path).public_url == "https://dot.example.com"
+    assert load(env={"IMAGEN_UI_PUBLIC_URL": "https://env.example.com"}, dotenv=dotenv, tmp_path=tmp_path).public_url == "https://env.example.com"
+    settings = load(["--public-url", "http://demo.example.com:8080/imagen/v1"], {"IMAGEN_UI_PUBLIC_URL": "https://env.example.com"})
+    assert settings.public_url == "http://demo.example.com:8080/imagen/v1"  # kept whole: not an API base
+
+
+@pytest.mark.parametrize("url", ["ftp://example.com", "demo.example.com", "https://", "https://h/?q=1", "https://bad host"])
+def test_bad_public_url(url, capsys):
+    with pytest.raises(SystemExit):
+        load(["--public-url", url])
+    assert "argument --public-url: must be an http:// or https:// URL with a host, e.g. https://you-imagen.hf.space" in capsys.readouterr().err
+    with pytest.raises(SettingsError, match="IMAGEN_UI_PUBLIC_URL in the environment must be an http"):
+        load(env={"IMAGEN_UI_PUBLIC_URL": url})
+
+
+def test_public_url_with_credentials_is_refused_without_echo():
+    with pytest.raises(SettingsError) as caught:
+        load(env={"IMAGEN_UI_PUBLIC_URL": f"https://user:{PASSWORD_CANARY}@demo.example.com"})
+    assert "must not contain a user name or password" in str(caught.value)
+    assert PASSWORD_CANARY not in str(caught.value)
+
+
+def test_public_url_defaults_to_the_spaces_address():
+    env = {"SYSTEM": "spaces", "SPACE_HOST": "someone-imagen.hf.space,imagen.example.org"}
+    assert load(env=env).public_url == "https://someone-imagen.hf.space"
+    assert load(["--public-url", "https://imagen.example.org"], env).public_url == "https://imagen.example.org"
+    assert load(env={"SPACE_HOST": "someone-imagen.hf.space"}).public_url is None  # not on a Space
+    assert load(env={"SYSTEM": "spaces", "SPACE_HOST": "bad host"}).public_url is None
+
+
+def test_help_names_the_new_flags_and_says_quotas_are_off_locally():
+    text = " ".join(build_arg_parser().format_help().split())
+    for flag, variable in [
+        ("--public", "IMAGEN_UI_PUBLIC"),
+        ("--quota-images-per-hour", "IMAGEN_UI_QUOTA_IMAGES_PER_HOUR"),
+        ("--quota-concurrent", "IMAGEN_UI_QUOTA_CONCURRENT"),
+        ("--auth", "IMAGEN_UI_AUTH"),
+        ("--auth-file", "IMAGEN_UI_AUTH_FILE"),
+        ("--public-url", "IMAGEN_UI_PUBLIC_URL"),
+    ]:
+        assert flag in text and variable in text, (flag, variable)
+    assert text.count("off on a local run whatever is set") == 2
+    assert "a local run has no quotas" in text

@@ -31,6 +31,7 @@ class App:
 
     def launch(self, **options) -> None:
         """Serve the page (blocks unless prevent_thread_lock=True is passed)."""
+        from imagen_ui.auth import gradio_auth
         from imagen_ui.ui import LAUNCH_OPTIONS
 
         settings = self.settings
@@ -43,9 +44,14 @@ class App:
         # launch() resets the queue's worker count from its own max_threads (40 by default), so
         # it must be given the same figure ui.build set before the queue was made.
         options.setdefault("max_threads", self.demo.max_threads)
+        options.setdefault("auth", gradio_auth(settings))
         for key, value in LAUNCH_OPTIONS.items():
             options.setdefault(key, value)
         self.demo.launch(**options)
+        if options["share"] and not getattr(self.demo, "share_url", None):
+            # Said once, plainly; Gradio keeps serving on the local address.
+            logger.warning("No public share link (no internet?): serving locally at %s only.",
+                           getattr(self.demo, "local_url", f"http://{settings.host}:{settings.port}"))
 
     def close(self) -> None:
         """Stop serving and stop the offline emulator with the app (it never outlives it)."""
@@ -72,6 +78,7 @@ def create_app(settings: Settings, *, emulator=None) -> App:
     from imagen_ui import ui
     from imagen_ui.emulator import Emulator
     from imagen_ui.history import History
+    from imagen_ui.quota import quota_from_settings, trust_forwarded_for
     from imagen_ui.replicate_client import ReplicateClient
     from imagen_ui.service import GenerationService
 
@@ -97,9 +104,12 @@ def create_app(settings: Settings, *, emulator=None) -> App:
             max_in_flight=settings.max_in_flight,
             max_images=settings.max_images,
             has_token=bool(token),
+            quota=quota_from_settings(settings) if settings.quotas_active else None,
+            visitor_api_base=settings.api_base or "https://api.replicate.com",
         )
-        notice = offline_notice() if emulator is not None else None
-        demo = ui.build(service, offline_notice=notice, analytics=settings.analytics)
+        notice = offline_notice(settings.public) if emulator is not None else None
+        demo = ui.build(service, offline_notice=notice, analytics=settings.analytics,
+                        public=settings.public, trust_forwarded=trust_forwarded_for(settings))
     except BaseException:
         if started_here:
             emulator.stop()
@@ -133,7 +143,13 @@ def load_schema(model: str, base_url: str, token: str | None):
         return parse_model(bundled), "bundled"
 
 
-def offline_notice() -> str:
+def offline_notice(public: bool = False) -> str:
+    if public:
+        return (
+            "**Offline mode**: this demo's host set no Replicate token, so images are placeholders "
+            "drawn by a built-in Replicate emulator. Paste your own token under *Use your own "
+            "Replicate token* to make real images (paid by your account)."
+        )
     return (
         "**Offline mode**: no Replicate API token was found, so images are placeholders drawn by the "
         "built-in Replicate emulator (the prompt is written on them). For real images, put your token "

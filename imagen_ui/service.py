@@ -12,13 +12,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from imagen_ui import messages
 from imagen_ui.history import Entry, History, parameters_of
+from imagen_ui.quota import Quota
 from imagen_ui.rate_limit import TokenBucket
 from imagen_ui.replicate_client import (
     Prediction,
@@ -52,6 +53,15 @@ class ImageSlot:
     @property
     def done(self) -> bool:
         return self.status in ("succeeded", "failed", "canceled")
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """Who is asking: their history owner id (public mode), quota keys, and own token if any."""
+
+    owner: str | None = None
+    keys: tuple[str, ...] = ()
+    token: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -97,6 +107,8 @@ class GenerationService:
         max_images: int = 4,
         timeout: float = 600.0,
         has_token: bool = True,
+        quota: Quota | None = None,
+        visitor_api_base: str = "https://api.replicate.com",
     ) -> None:
         self.client = client
         self.schema = schema
@@ -107,6 +119,9 @@ class GenerationService:
         # A queue, not errors: a click beyond the bound waits for a free slot.
         self._in_flight = asyncio.Semaphore(max_in_flight)
         self._creates = TokenBucket(rate=CREATES_PER_SECOND, burst=CREATE_BURST)
+        self.quota = quota
+        self.visitor_api_base = visitor_api_base
+        self._visitor_clients = VisitorClients(visitor_api_base)
         self._sessions: dict[str, set[asyncio.Task]] = defaultdict(set)
         self._last: dict[str, Snapshot] = {}
 
@@ -124,10 +139,17 @@ class GenerationService:
         inputs: Mapping[str, object],
         num_images: int,
         *,
-        owner: str | None = None,
+        visitor: Visitor = Visitor(),
         session: str | None = None,
     ) -> AsyncIterator[Snapshot]:
-        """Start `num_images` predictions of validated `inputs`; yield a Snapshot on every change."""
+        """Start `num_images` predictions of validated `inputs`; yield a Snapshot on every change.
+
+        A visitor's own token pays for their images (and lifts the host's quota); otherwise the
+        host's quota applies, and quota.QuotaExceeded is raised before anything is sent."""
+        client = self._visitor_clients.get(visitor.token) if visitor.token else self.client
+        reservation = None
+        if not visitor.token and self.quota is not None and self.quota.enabled:
+            reservation = self.quota.reserve(visitor.keys, num_images)
         slots = [ImageSlot(index=i) for i in range(num_images)]
         changed = asyncio.Event()
 
@@ -136,7 +158,7 @@ class GenerationService:
             changed.set()
 
         tasks = [
-            asyncio.create_task(self._one_image(i, dict(inputs), owner, update))
+            asyncio.create_task(self._one_image(client, i, dict(inputs), visitor.owner, update))
             for i in range(num_images)
         ]
         key = session or ""
@@ -157,6 +179,8 @@ class GenerationService:
             # cancelling the tasks makes the client cancel their predictions on Replicate.
             for task in tasks:
                 task.cancel()
+            if reservation is not None:  # images that never reached Replicate are refunded
+                reservation.release(used_images=sum(slot.prediction_id is not None for slot in slots))
             self._sessions[key].difference_update(tasks)
             if not self._sessions[key]:
                 self._sessions.pop(key, None)
@@ -207,7 +231,20 @@ class GenerationService:
         found = parameters_of(data)
         return None if found is None else self.form_values(found["inputs"])
 
-    async def _one_image(self, index: int, inputs: dict, owner: str | None, update) -> None:
+    async def check_token(self, token: str) -> str:
+        """The Replicate user name a visitor's token belongs to (raises the client's typed errors)."""
+        account = await self._visitor_clients.get(token).account()
+        return str(account.get("username") or account.get("name") or "unknown")
+
+    def forget_token(self, token: str | None) -> None:
+        self._visitor_clients.forget(token)
+
+    async def aclose(self) -> None:
+        await self._visitor_clients.aclose()
+        await self.client.aclose()
+
+    async def _one_image(self, client: ReplicateClient, index: int, inputs: dict, owner: str | None,
+                         update) -> None:
         try:
             async with self._in_flight:
                 await self._creates.acquire()
@@ -216,11 +253,9 @@ class GenerationService:
                 def on_update(prediction: Prediction) -> None:
                     update(index, status=_shown_status(prediction.status), prediction_id=prediction.id)
 
-                prediction = await self.client.run(
-                    self.model, inputs, timeout=self.timeout, on_update=on_update
-                )
+                prediction = await client.run(self.model, inputs, timeout=self.timeout, on_update=on_update)
                 update(index, prediction_id=prediction.id, predict_time=prediction.predict_time)
-                path = await self._keep(prediction, inputs, owner)
+                path = await self._keep(client, prediction, inputs, owner)
             update(index, status="succeeded", path=path, finished_at=time.monotonic())
         except asyncio.CancelledError:
             update(index, status="canceled", finished_at=time.monotonic())
@@ -228,17 +263,19 @@ class GenerationService:
         except PredictionCanceledError:
             update(index, status="canceled", finished_at=time.monotonic())
         except ReplicateError as error:
-            text = messages.describe(error, model=self.model, inputs=inputs, has_token=self.has_token)
+            has_token = self.has_token or client is not self.client
+            text = messages.describe(error, model=self.model, inputs=inputs, has_token=has_token)
             update(index, status="failed", message=text, finished_at=time.monotonic())
         except Exception:  # noqa: BLE001 - one broken image must not hide the others
             # The type only: an unexpected error's text could carry upstream data.
             logger.exception("image %d failed unexpectedly", index)
             update(index, status="failed", message=messages.UNEXPECTED, finished_at=time.monotonic())
 
-    async def _keep(self, prediction: Prediction, inputs: Mapping, owner: str | None) -> Path:
+    async def _keep(self, client: ReplicateClient, prediction: Prediction, inputs: Mapping,
+                    owner: str | None) -> Path:
         """Download the output and store it in the history; the path shown is the stored file."""
         fmt = str(inputs.get("output_format") or "")
-        download = await self.client.download(prediction.output_urls[0], expected_format=fmt or None)
+        download = await client.download(prediction.output_urls[0], expected_format=fmt or None)
         entry = await asyncio.to_thread(
             self.history.add,
             data=download.data,
@@ -257,3 +294,41 @@ class GenerationService:
 
 def _shown_status(status: str) -> str:
     return {"starting": "starting", "processing": "processing"}.get(status, "processing")
+
+
+class VisitorClients:
+    """One client per visitor token (bounded, least recently used first out), all for the real API.
+
+    Each has its own poller and pools; the token lives only in its client and in this mapping."""
+
+    def __init__(self, base_url: str, capacity: int = 256) -> None:
+        self.base_url = base_url
+        self.capacity = capacity
+        self._clients: OrderedDict[str, ReplicateClient] = OrderedDict()
+        self._closing: set[asyncio.Task] = set()
+
+    def get(self, token: str) -> ReplicateClient:
+        client = self._clients.pop(token, None) or ReplicateClient(token, base_url=self.base_url)
+        self._clients[token] = client
+        while len(self._clients) > self.capacity:
+            _, evicted = self._clients.popitem(last=False)
+            self._close_later(evicted)
+        return client
+
+    def forget(self, token: str | None) -> None:
+        client = self._clients.pop(token, None) if token else None
+        if client is not None:
+            self._close_later(client)
+
+    async def aclose(self) -> None:
+        clients, self._clients = list(self._clients.values()), OrderedDict()
+        for client in clients:
+            await client.aclose()
+
+    def _close_later(self, client: ReplicateClient) -> None:
+        try:
+            task = asyncio.get_running_loop().create_task(client.aclose())
+        except RuntimeError:  # no loop (shutdown): its sockets close with the process
+            return
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 from dataclasses import dataclass
@@ -9,9 +10,10 @@ from pathlib import Path
 
 import gradio as gr
 
-from imagen_ui import status, ui_history
+from imagen_ui import status, ui_account, ui_history
+from imagen_ui.quota import QuotaExceeded, visitor_keys
 from imagen_ui.schema import InputField, InvalidRequest, ModelSchema, choice_label
-from imagen_ui.service import GenerationService
+from imagen_ui.service import GenerationService, Visitor
 from imagen_ui.visitor import SET_COOKIE_JS, visitor_id
 
 # The prompt from the model's Replicate page, and a few that show the controls off.
@@ -84,6 +86,8 @@ def build(
     offline_notice: str | None = None,
     analytics: bool = False,
     public: bool = False,
+    trust_forwarded: bool = False,
+    secret_dir: Path | None = None,
     max_threads: int = 256,
 ) -> gr.Blocks:
     """The playground page for the service's model. `offline_notice` is shown at the top when set.
@@ -94,7 +98,9 @@ def build(
         _header(schema, offline_notice)
         with gr.Tabs(elem_id="tabs") as tabs:
             with gr.Tab("Generate", id="generate-tab"):
-                form = _playground(service, public)
+                own_token = (ui_account.build(demo, service, secret_dir or service.history.root)
+                             if public else gr.State(None))
+                form = _playground(service, own_token, public, trust_forwarded)
             with gr.Tab("History", id="history-tab") as history_tab:
                 ui_history.build(service, form, tabs, public, history_tab)
         demo.load(None, js=SET_COOKIE_JS)
@@ -126,7 +132,8 @@ def _memoize_api_info(demo: gr.Blocks) -> None:
                 setattr(block, name, functools.cache(method))
 
 
-def _playground(service: GenerationService, public: bool) -> Form:
+def _playground(service: GenerationService, own_token: gr.State, public: bool,
+                trust_forwarded: bool) -> Form:
     """The Generate tab: form, buttons, gallery and status lines; returns the form's inputs."""
     schema = service.schema
     with gr.Row(equal_height=False):
@@ -144,9 +151,9 @@ def _playground(service: GenerationService, public: bool) -> Form:
                 generate = gr.Button("Generate", variant="primary", elem_id="generate")
                 cancel = gr.Button("Cancel", variant="stop", elem_id="cancel")
             controls = [_control(f) for f in schema.fields if f.name != "prompt"]
-            count = UncheckedSlider(
+            count = _unchecked(gr.Slider(
                 1, service.max_images, value=1, step=1, label="Number of images", elem_id="num_images"
-            )
+            ))
         with gr.Column(scale=3, min_width=320):
             gallery = gr.Gallery(
                 label="Images",
@@ -172,19 +179,30 @@ def _playground(service: GenerationService, public: bool) -> Form:
 
     async def run(request: gr.Request, *values):
         """Generate images: (prompt, aspect_ratio, output_format, safety_filter_level, num_images)."""
-        *field_values, num_images = values
+        *field_values, num_images, token = values
         try:
             inputs, n = service.validate(dict(zip(["prompt", *form.names], field_values)), num_images)
         except InvalidRequest as error:
             raise gr.Error(str(error), title="Check the form") from None
-        owner = visitor_id(request) if public else None
+        visitor = Visitor(
+            owner=visitor_id(request) if public else None,
+            keys=tuple(visitor_keys(request, trust_forwarded=trust_forwarded)) if public else (),
+            token=token or None,
+        )
         last = None
-        async for snapshot in service.generate(inputs, n, owner=owner, session=_session(request)):
-            last = snapshot
-            # The whole list each time, not gr.skip(): in Gradio 6 a skip is an "update" that builds
-            # a new Gallery and its config per yield, which costs more than re-sending a few paths
-            # (served as static files, so nothing is copied).
-            yield [str(p) for p in snapshot.paths], status.render(snapshot)
+        generation = service.generate(inputs, n, visitor=visitor, session=_session(request))
+        async with contextlib.aclosing(generation):
+            try:
+                last = await anext(generation)  # the quota is checked before anything is sent
+            except QuotaExceeded as error:
+                raise gr.Error(str(error), title="Limit reached") from None
+            yield [], status.render(last)
+            async for snapshot in generation:
+                last = snapshot
+                # The whole list each time, not gr.skip(): in Gradio 6 a skip is an "update" that
+                # builds a new Gallery and its config per yield, which costs more than re-sending a
+                # few paths (served as static files, so nothing is copied).
+                yield [str(p) for p in snapshot.paths], status.render(snapshot)
         failures = [s.message for s in (last.slots if last else ()) if s.status == "failed"]
         if last is not None and not last.paths and failures:
             raise gr.Error(failures[0], title="No image was made")
@@ -193,11 +211,11 @@ def _playground(service: GenerationService, public: bool) -> Form:
     run.__signature__ = inspect.Signature(
         [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=gr.Request)]
         + [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-           for n in ("prompt", *form.names, "num_images")]
+           for n in ("prompt", *form.names, "num_images", "own_token")]
     )
     click = generate.click(
         run,
-        inputs=[prompt, *controls, count],
+        inputs=[prompt, *controls, count, own_token],  # own_token: session state, not in the API
         outputs=[gallery, status_box],
         api_name="generate",
         concurrency_limit=None,  # I/O-bound: one visitor never waits for another's images
@@ -230,14 +248,12 @@ def _header(schema: ModelSchema, offline_notice: str | None) -> None:
         gr.Markdown(offline_notice, elem_id="offline-banner")
 
 
-class UncheckedSlider(gr.Slider):
-    """A slider whose value the service validates, so a bad value sent straight to the API gets the
-    schema's message naming the field, not Gradio's generic bounds error."""
-
-    is_template = True  # Gradio's template mechanism: the page renders it as a plain Slider
-
-    def preprocess(self, payload: float) -> float:
-        return payload
+def _unchecked(slider: gr.Slider) -> gr.Slider:
+    """Let the service, not Gradio, refuse an out-of-range value sent straight to the API, so the
+    message names the field ("Number of images must be…") instead of Gradio's generic bounds error.
+    Set on the instance: a Slider subclass would make Gradio write a .pyi file into this package."""
+    slider.preprocess = lambda payload: payload
+    return slider
 
 
 def _control(field: InputField) -> gr.components.Component:
@@ -252,10 +268,10 @@ def _control(field: InputField) -> gr.components.Component:
         return gr.Checkbox(value=bool(field.default), label=label, info=info, elem_id=field.name)
     if field.kind in ("integer", "number") and field.minimum is not None and field.maximum is not None:
         step = 1 if field.kind == "integer" else (field.maximum - field.minimum) / 100
-        return UncheckedSlider(
+        return _unchecked(gr.Slider(
             field.minimum, field.maximum, value=field.default, step=step, label=label, info=info,
             elem_id=field.name,
-        )
+        ))
     if field.kind in ("integer", "number"):
         return gr.Number(value=field.default, label=label, info=info, elem_id=field.name,
                          precision=0 if field.kind == "integer" else None)

@@ -11,19 +11,13 @@ import hashlib
 import io
 import json
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any, Mapping
 
 from PIL import Image, ImageDraw, ImageFont
 
-# Google's Imagen 4 pixel sizes at 1K.
-SIZES: dict[str, tuple[int, int]] = {
-    "1:1": (1024, 1024),
-    "3:4": (896, 1280),
-    "4:3": (1280, 896),
-    "9:16": (768, 1408),
-    "16:9": (1408, 768),
-}
+from .sizes import pixel_size
 
 # output_format -> (Pillow format, Content-Type, file extension)
 FORMATS: dict[str, tuple[str, str, str]] = {
@@ -34,20 +28,23 @@ FORMATS: dict[str, tuple[str, str, str]] = {
 }
 
 _MAX_LINES = 7
+_DEFAULT_QUALITY = 90  # for models without an output_quality input
 
 
 @dataclass(frozen=True)
 class ImageSpec:
-    """What an image is drawn from: the model and its full input (defaults filled in)."""
+    """What one output file is drawn from: the model, its full input (defaults filled in), and its
+    place in a list output (None for a model whose output is a single file)."""
 
     model: str
-    inputs_json: str  # canonical JSON: hashable, and the cache key
+    inputs_json: str  # canonical JSON: hashable, and (with index) the cache key
+    index: int | None = None
 
     @classmethod
     def from_inputs(cls, model: str, inputs: Mapping[str, Any]) -> "ImageSpec":
         return cls(model, json.dumps(inputs, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
 
-    @property
+    @cached_property
     def inputs(self) -> dict[str, Any]:
         return json.loads(self.inputs_json)
 
@@ -57,11 +54,35 @@ class ImageSpec:
 
     @property
     def file_name(self) -> str:
-        return f"output.{self.format[2]}"
+        ext = self.format[2]
+        return f"output.{ext}" if self.index is None else f"output_{self.index}.{ext}"
 
     @property
     def size(self) -> tuple[int, int]:
-        return SIZES.get(str(self.inputs.get("aspect_ratio", "1:1")), SIZES["1:1"])
+        return pixel_size(self.model, self.inputs)
+
+    @property
+    def quality(self) -> int:
+        """JPEG/WebP quality: the request's output_quality (0..100) when the model takes one."""
+        value = self.inputs.get("output_quality", _DEFAULT_QUALITY)
+        return min(100, max(0, value)) if isinstance(value, int) and not isinstance(value, bool) else _DEFAULT_QUALITY
+
+    @property
+    def count(self) -> int:
+        """How many files the prediction makes: num_outputs for a list output, else one."""
+        if self.index is None:
+            return 1
+        value = self.inputs.get("num_outputs", 1)
+        return max(1, value) if isinstance(value, int) and not isinstance(value, bool) else 1
+
+
+def output_specs(model: str, inputs: Mapping[str, Any], *, as_list: bool) -> tuple[ImageSpec, ...]:
+    """One spec per output file: a list output has `num_outputs` of them, a single output one."""
+    spec = ImageSpec.from_inputs(model, inputs)
+    if not as_list:
+        return (spec,)
+    first = replace(spec, index=0)
+    return tuple(replace(spec, index=i) for i in range(first.count))
 
 
 @dataclass(frozen=True)
@@ -140,7 +161,7 @@ def render(spec: ImageSpec) -> RenderedImage:
     """Draw and encode one image. Pure and thread-safe: called from a thread pool."""
     inputs = spec.inputs
     width, height = spec.size
-    digest = hashlib.sha256(f"{spec.model}\n{spec.inputs_json}".encode()).digest()
+    digest = hashlib.sha256(f"{spec.model}\n{spec.inputs_json}\n{spec.index}".encode()).digest()
     image = _background((width, height), digest)
 
     margin = width // 16
@@ -156,11 +177,17 @@ def render(spec: ImageSpec) -> RenderedImage:
         draw.text((2 * margin, top + i * line_height), line, font=big, fill=_WHITE)
     fmt, content_type, ext = spec.format
     caption = f"offline placeholder | {spec.model} | {width}x{height} | {ext}"
+    if spec.index is not None:  # files of one list output must differ visibly, not just by name
+        number = f"{spec.index + 1}/{spec.count}"
+        draw.text((margin, margin // 2), number, font=big, fill=_WHITE)
+        caption += f" | image {number}"
     draw.text((margin, height - int(1.6 * small.size)), caption, font=small, fill=_WHITE)
 
     out = io.BytesIO()
     if fmt == "PNG":
         image.save(out, fmt, compress_level=1)  # speed over size: these are placeholders
+    elif fmt == "WEBP":
+        image.convert("RGB").save(out, fmt, quality=spec.quality, method=0)  # method 0: ~5x faster
     else:
-        image.convert("RGB").save(out, fmt, quality=90)
+        image.convert("RGB").save(out, fmt, quality=spec.quality)
     return RenderedImage(out.getvalue(), content_type)

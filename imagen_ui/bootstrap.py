@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from imagen_ui.config import Settings
@@ -76,6 +74,7 @@ def create_app(settings: Settings, *, emulator=None) -> App:
     import gradio as gr
 
     from imagen_ui import ui
+    from imagen_ui.catalog import load_catalog
     from imagen_ui.emulator import Emulator
     from imagen_ui.history import History
     from imagen_ui.quota import quota_from_settings, trust_forwarded_for
@@ -91,7 +90,8 @@ def create_app(settings: Settings, *, emulator=None) -> App:
             base_url, token = emulator.base_url, OFFLINE_TOKEN
         else:
             base_url, token = settings.api_base or "https://api.replicate.com", settings.token
-        schema, source = load_schema(settings.model, base_url, token)
+        catalog = load_catalog(settings.offered_models, base_url, token)
+        default = _opening_model(settings.model, catalog)
         client = ReplicateClient(token, base_url=base_url)
         history = History(settings.history_dir)
         # Served straight from the history: Gradio would otherwise hash and copy every image into
@@ -99,8 +99,9 @@ def create_app(settings: Settings, *, emulator=None) -> App:
         gr.set_static_paths([history.images_dir])
         service = GenerationService(
             client,
-            schema,
+            catalog,
             history,
+            default_model=default,
             max_in_flight=settings.max_in_flight,
             max_images=settings.max_images,
             has_token=bool(token),
@@ -114,33 +115,20 @@ def create_app(settings: Settings, *, emulator=None) -> App:
         if started_here:
             emulator.stop()
         raise
-    return App(settings, demo, service, source, emulator if started_here else None)
+    return App(settings, demo, service, catalog[default].source, emulator if started_here else None)
 
 
-def load_schema(model: str, base_url: str, token: str | None):
-    """The model's schema, live from the API when it answers, else the bundled copy."""
-    from imagen_ui.replicate_client import ReplicateClient, ReplicateError
-    from imagen_ui.schema import SchemaError, bundled_model_json, parse_model
-
-    async def fetch() -> dict:
-        async with ReplicateClient(token, base_url=base_url) as client:
-            return await asyncio.wait_for(client.get_model(model), timeout=10)
-
-    try:
-        # In a thread of its own: the caller may already run an event loop (notebooks, Playwright).
-        with ThreadPoolExecutor(1) as pool:
-            model_json = pool.submit(asyncio.run, fetch()).result()
-        return parse_model(model_json), "live"
-    except (ReplicateError, SchemaError, asyncio.TimeoutError) as error:
-        bundled = bundled_model_json(model)
-        if bundled is None:
-            raise SystemExit(
-                f"Could not read the schema of {model} from Replicate ({type(error).__name__}) "
-                "and no bundled copy exists."
-            ) from None
-        logger.warning("Using the bundled schema of %s (live schema unavailable: %s)", model,
-                       type(error).__name__)
-        return parse_model(bundled), "bundled"
+def _opening_model(wanted: str, catalog: dict) -> str:
+    """The configured model, or the first usable one when Replicate no longer has it."""
+    if catalog[wanted].usable:
+        return wanted
+    usable = [model for model, entry in catalog.items() if entry.usable]
+    if usable:
+        logger.warning("%s", catalog[wanted].problem)
+        return usable[0]
+    if catalog[wanted].schema is None:
+        raise SystemExit(catalog[wanted].problem)
+    return wanted  # nothing better: the page shows the problem
 
 
 def offline_notice(public: bool = False) -> str:

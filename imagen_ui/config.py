@@ -32,6 +32,7 @@ from imagen_ui.auth import (
 from imagen_ui.schema import MODEL_ID
 
 DEFAULT_MODEL = "google/imagen-4-fast"
+DEFAULT_MODELS = ("google/imagen-4-fast", "google/imagen-4-ultra", "google/imagen-4")
 TokenSource = Literal["environment", ".env"]
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
@@ -51,6 +52,8 @@ class Settings:
     share: bool = False
     offline: bool = False
     model: str = DEFAULT_MODEL
+    # The models the page offers (the picker and Compare); `model` is the one it opens with.
+    models: tuple[str, ...] = DEFAULT_MODELS
     history_dir: Path = Path("outputs")
     api_base: str | None = None  # e.g. "https://api.replicate.com", without /v1
     token: str | None = dataclasses.field(default=None, repr=False)
@@ -74,6 +77,11 @@ class Settings:
     def on_spaces(self) -> bool:
         """True when running as a Hugging Face Space (env SYSTEM=spaces)."""
         return self._on_spaces
+
+    @property
+    def offered_models(self) -> tuple[str, ...]:
+        """The models the page offers, the one it opens with first."""
+        return tuple(dict.fromkeys((self.model, *self.models)))
 
     @property
     def quotas_active(self) -> bool:
@@ -123,6 +131,9 @@ def build_arg_parser() -> argparse.ArgumentParser:
          help="use the built-in emulator instead of Replicate, even with a token (env IMAGEN_UI_OFFLINE)")
     flag("--model", type=_flag(_parse_model), metavar="OWNER/NAME",
          help=f"Replicate model (env IMAGEN_UI_MODEL; default {DEFAULT_MODEL})")
+    flag("--models", type=_flag(_parse_models), metavar="A/B,C/D",
+         help="comma-separated models offered in the page's picker and Compare (env IMAGEN_UI_MODELS; "
+         f"default {','.join(DEFAULT_MODELS)}); --model is added if missing")
     flag("--history-dir", type=_flag(_parse_dir), metavar="DIR",
          help="where images and the history index are kept (env IMAGEN_UI_HISTORY_DIR; default outputs)")
     flag("--api-base", type=_flag(_parse_api_base), metavar="URL",
@@ -201,12 +212,15 @@ def load_settings(
     # An explicit --public/--no-public (or IMAGEN_UI_PUBLIC) wins over the share link's default.
     public = on_spaces or setting(args.public, "IMAGEN_UI_PUBLIC", _parse_switch, share)
     space_url = _space_url(layers[0][1].get("SPACE_HOST")) if on_spaces else None
+    model = setting(args.model, "IMAGEN_UI_MODEL", _parse_model, Settings.model)
+    models = setting(args.models, "IMAGEN_UI_MODELS", _parse_models, Settings.models)
     return Settings(
         host=setting(args.host, "GRADIO_SERVER_NAME", _parse_host, Settings.host),
         port=setting(args.port, "GRADIO_SERVER_PORT", _parse_port, Settings.port),
         share=share,
         offline=setting(args.offline, "IMAGEN_UI_OFFLINE", _is_true, Settings.offline),
-        model=setting(args.model, "IMAGEN_UI_MODEL", _parse_model, Settings.model),
+        model=model,
+        models=models if model in models else (model, *models),
         history_dir=setting(args.history_dir, "IMAGEN_UI_HISTORY_DIR", _parse_dir, Settings.history_dir),
         api_base=setting(args.api_base, "REPLICATE_BASE_URL", _parse_api_base, None),
         token=token,
@@ -269,6 +283,13 @@ def _parse_model(text: str) -> str:
     if not MODEL_ID.fullmatch(model):
         raise ValueError(f"must look like owner/name, e.g. {DEFAULT_MODEL} (got {text!r})")
     return model
+
+
+def _parse_models(text: str) -> tuple[str, ...]:
+    models = tuple(dict.fromkeys(_parse_model(part) for part in text.split(",") if part.strip()))
+    if not models:
+        raise ValueError("must name at least one model, e.g. google/imagen-4-fast")
+    return models
 
 
 def _parse_dir(text: str) -> Path:

@@ -43,6 +43,7 @@ def describe(
     model: str,
     inputs: Mapping[str, object] | None = None,
     has_token: bool = True,
+    others: list[str] | None = None,
 ) -> str:
     """A sentence or two a person understands, saying what happened and what to do."""
     inputs = inputs or {}
@@ -60,10 +61,10 @@ def describe(
         when = f"in about {wait}" if wait else "in a few seconds"
         return f"Replicate is rate-limiting this account right now. Try again {when}."
     if isinstance(error, ModelNotFoundError):
-        others = ", ".join(m for m in SUCCESSORS if m != model)
+        others = ", ".join(others or [m for m in SUCCESSORS if m != model])
         return (
             f"Replicate has no model {model} (it may have been withdrawn: Google retired its "
-            f"Imagen 4 endpoints in 2026). Try another model with --model, e.g. {others}."
+            f"Imagen 4 endpoints in 2026). Try another model, e.g. {others}."
         )
     if isinstance(error, SafetyFilterError):
         if inputs.get("safety_filter_level") != PERMISSIVE_SAFETY:

@@ -22,12 +22,14 @@ from imagen_ui.history import Entry, History, parameters_of
 from imagen_ui.quota import Quota
 from imagen_ui.rate_limit import TokenBucket
 from imagen_ui.replicate_client import (
+    DownloadError,
     Prediction,
     PredictionCanceledError,
     ReplicateClient,
     ReplicateError,
 )
-from imagen_ui.schema import ModelSchema
+from imagen_ui.catalog import ModelEntry
+from imagen_ui.schema import InvalidRequest, ModelSchema
 
 # Replicate allows 600 creates a minute per account; a burst covers one busy moment.
 CREATES_PER_SECOND = 10.0
@@ -42,17 +44,26 @@ class ImageSlot:
     """What one of the click's images is doing, as the page shows it."""
 
     index: int
+    model: str = ""
     status: str = "queued"  # queued | starting | processing | succeeded | failed | canceled
     started_at: float | None = None  # monotonic time the prediction was sent
     finished_at: float | None = None
     prediction_id: str | None = None
     predict_time: float | None = None
-    path: Path | None = None
+    paths: tuple[Path, ...] = ()  # the stored files: one, or several for a model with a list output
     message: str | None = None  # a person's words for a failure
 
     @property
     def done(self) -> bool:
         return self.status in ("succeeded", "failed", "canceled")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One image to make: which model, with which validated inputs."""
+
+    model: str
+    inputs: Mapping[str, object]
 
 
 @dataclass(frozen=True)
@@ -91,7 +102,7 @@ class Snapshot:
 
     @property
     def paths(self) -> list[Path]:
-        return [slot.path for slot in self.slots if slot.path is not None]
+        return [path for slot in self.slots for path in slot.paths]
 
 
 class GenerationService:
@@ -100,9 +111,10 @@ class GenerationService:
     def __init__(
         self,
         client: ReplicateClient,
-        schema: ModelSchema,
+        catalog: Mapping[str, ModelEntry],
         history: History,
         *,
+        default_model: str | None = None,
         max_in_flight: int = 64,
         max_images: int = 4,
         timeout: float = 600.0,
@@ -111,9 +123,11 @@ class GenerationService:
         visitor_api_base: str = "https://api.replicate.com",
     ) -> None:
         self.client = client
-        self.schema = schema
+        self.catalog = dict(catalog)
+        self.default_model = default_model or next(iter(self.catalog))
         self.history = history
         self.max_images = max_images
+        self.max_compare = 4
         self.timeout = timeout
         self.has_token = has_token
         # A queue, not errors: a click beyond the bound waits for a free slot.
@@ -127,18 +141,36 @@ class GenerationService:
 
     @property
     def model(self) -> str:
-        return self.schema.model
+        return self.default_model
 
-    def validate(self, values: Mapping[str, object], num_images: object) -> tuple[dict, int]:
-        """Clean inputs and image count, or raise schema.InvalidRequest with a person's message."""
+    @property
+    def schema(self) -> ModelSchema:
+        """The schema of the model the page opens with."""
+        return self.schema_for(self.default_model)
+
+    def schema_for(self, model: str) -> ModelSchema:
+        entry = self.catalog.get(model)
+        if entry is None or entry.schema is None:
+            raise InvalidRequest.single("model", f"This app does not offer the model {model!r}.")
+        return entry.schema
+
+    def validate(self, values: Mapping[str, object], num_images: object,
+                 model: str | None = None) -> tuple[dict, int]:
+        """Clean inputs and image count, or raise schema.InvalidRequest with a person's message
+        (also for a model Replicate no longer has: the catalog's problem, said before any call)."""
+        model = model or self.default_model
+        entry = self.catalog.get(model)
+        if entry is not None and entry.problem:
+            raise InvalidRequest.single("model", entry.problem)
         count = messages.parse_image_count(num_images, self.max_images)
-        return self.schema.validate(values), count
+        return self.schema_for(model).validate(values), count
 
-    async def generate(
+    def generate(
         self,
         inputs: Mapping[str, object],
         num_images: int,
         *,
+        model: str | None = None,
         visitor: Visitor = Visitor(),
         session: str | None = None,
     ) -> AsyncIterator[Snapshot]:
@@ -146,11 +178,48 @@ class GenerationService:
 
         A visitor's own token pays for their images (and lifts the host's quota); otherwise the
         host's quota applies, and quota.QuotaExceeded is raised before anything is sent."""
+        job = Job(model or self.default_model, inputs)
+        return self.run_jobs([job] * num_images, visitor=visitor, session=session)
+
+    def compare(
+        self,
+        prompt: str,
+        models: list[str],
+        common: Mapping[str, object],
+        *,
+        visitor: Visitor = Visitor(),
+        session: str | None = None,
+    ) -> AsyncIterator[Snapshot]:
+        """One image of `prompt` from each of `models`, side by side. `common` inputs (e.g. the
+        aspect ratio) go to the models that take them; each model's defaults fill the rest.
+        Raises InvalidRequest before anything is sent."""
+        models = list(dict.fromkeys(models))
+        if not 1 <= len(models) <= self.max_compare:
+            raise InvalidRequest.single("models", f"Pick from 1 to {self.max_compare} models to compare.")
+        jobs = []
+        for model in models:
+            entry = self.catalog.get(model)
+            if entry is None or not entry.usable:
+                problem = entry.problem if entry else f"This app does not offer the model {model!r}."
+                raise InvalidRequest.single("models", problem)
+            schema = entry.schema
+            values = {"prompt": prompt, **{k: v for k, v in common.items() if k in schema.names}}
+            jobs.append(Job(model, schema.validate(values)))
+        return self.run_jobs(jobs, visitor=visitor, session=session)
+
+    async def run_jobs(
+        self,
+        jobs: list[Job],
+        *,
+        visitor: Visitor = Visitor(),
+        session: str | None = None,
+    ) -> AsyncIterator[Snapshot]:
+        """Make one image per job, all in parallel (one click, or one Compare across models)."""
         client = self._visitor_clients.get(visitor.token) if visitor.token else self.client
         reservation = None
         if not visitor.token and self.quota is not None and self.quota.enabled:
-            reservation = self.quota.reserve(visitor.keys, num_images)
-        slots = [ImageSlot(index=i) for i in range(num_images)]
+            reservation = self.quota.reserve(visitor.keys, len(jobs))
+        slots = [ImageSlot(index=i, model=job.model) for i, job in enumerate(jobs)]
         changed = asyncio.Event()
 
         def update(index: int, **changes: object) -> None:
@@ -158,8 +227,8 @@ class GenerationService:
             changed.set()
 
         tasks = [
-            asyncio.create_task(self._one_image(client, i, dict(inputs), visitor.owner, update))
-            for i in range(num_images)
+            asyncio.create_task(self._one_image(client, i, job, visitor.owner, update))
+            for i, job in enumerate(jobs)
         ]
         key = session or ""
         self._sessions[key].update(tasks)
@@ -220,16 +289,20 @@ class GenerationService:
     def delete_entry(self, viewer: Viewer, entry_id: int) -> bool:
         return self.history.delete(int(entry_id), owner=viewer.owner, everyone=viewer.everyone)
 
-    def form_values(self, inputs: Mapping[str, object]) -> dict[str, object]:
-        """Stored inputs as this model's form values: known fields only, defaults for the rest."""
-        values = self.schema.defaults()
-        values.update({k: v for k, v in inputs.items() if k in self.schema.names})
+    def form_values(self, inputs: Mapping[str, object], model: str | None = None) -> dict[str, object]:
+        """Stored inputs as a model's form values: known fields only, defaults for the rest."""
+        schema = self.schema_for(model if model in self.catalog else self.default_model)
+        values = schema.defaults()
+        values.update({k: v for k, v in inputs.items() if k in schema.names})
         return values
 
-    def settings_from_image(self, data: bytes) -> dict[str, object] | None:
-        """The form values embedded in one of our images (or an A1111-style one), or None."""
+    def settings_from_image(self, data: bytes) -> tuple[str, dict[str, object]] | None:
+        """The model and form values embedded in one of our images (or an A1111-style one)."""
         found = parameters_of(data)
-        return None if found is None else self.form_values(found["inputs"])
+        if found is None:
+            return None
+        model = found["model"] if found["model"] in self.catalog else self.default_model
+        return model, self.form_values(found["inputs"], model)
 
     async def check_token(self, token: str) -> str:
         """The Replicate user name a visitor's token belongs to (raises the client's typed errors)."""
@@ -243,8 +316,9 @@ class GenerationService:
         await self._visitor_clients.aclose()
         await self.client.aclose()
 
-    async def _one_image(self, client: ReplicateClient, index: int, inputs: dict, owner: str | None,
+    async def _one_image(self, client: ReplicateClient, index: int, job: Job, owner: str | None,
                          update) -> None:
+        model, inputs = job.model, dict(job.inputs)
         try:
             async with self._in_flight:
                 await self._creates.acquire()
@@ -253,10 +327,10 @@ class GenerationService:
                 def on_update(prediction: Prediction) -> None:
                     update(index, status=_shown_status(prediction.status), prediction_id=prediction.id)
 
-                prediction = await client.run(self.model, inputs, timeout=self.timeout, on_update=on_update)
+                prediction = await client.run(model, inputs, timeout=self.timeout, on_update=on_update)
                 update(index, prediction_id=prediction.id, predict_time=prediction.predict_time)
-                path = await self._keep(client, prediction, inputs, owner)
-            update(index, status="succeeded", path=path, finished_at=time.monotonic())
+                paths = await self._keep(client, model, prediction, inputs, owner)
+            update(index, status="succeeded", paths=paths, finished_at=time.monotonic())
         except asyncio.CancelledError:
             update(index, status="canceled", finished_at=time.monotonic())
             raise
@@ -264,24 +338,38 @@ class GenerationService:
             update(index, status="canceled", finished_at=time.monotonic())
         except ReplicateError as error:
             has_token = self.has_token or client is not self.client
-            text = messages.describe(error, model=self.model, inputs=inputs, has_token=has_token)
+            text = messages.describe(error, model=model, inputs=inputs, has_token=has_token,
+                                     others=[m for m, e in self.catalog.items() if e.usable and m != model])
             update(index, status="failed", message=text, finished_at=time.monotonic())
         except Exception:  # noqa: BLE001 - one broken image must not hide the others
             # The type only: an unexpected error's text could carry upstream data.
             logger.exception("image %d failed unexpectedly", index)
             update(index, status="failed", message=messages.UNEXPECTED, finished_at=time.monotonic())
 
-    async def _keep(self, client: ReplicateClient, prediction: Prediction, inputs: Mapping,
-                    owner: str | None) -> Path:
-        """Download the output and store it in the history; the path shown is the stored file."""
-        fmt = str(inputs.get("output_format") or "")
-        download = await client.download(prediction.output_urls[0], expected_format=fmt or None)
+    async def _keep(self, client: ReplicateClient, model: str, prediction: Prediction,
+                    inputs: Mapping, owner: str | None) -> tuple[Path, ...]:
+        """Download every output file and store each in the history before it is shown."""
+        urls = prediction.output_urls
+        if not urls:
+            raise DownloadError("the prediction succeeded without an output file")
+        downloads = await asyncio.gather(*(
+            client.download(url, expected_format=str(inputs.get("output_format") or "") or None)
+            for url in urls))
+        paths = []
+        for number, download in enumerate(downloads):
+            # One history entry per file: a list output's files get the prediction id + their index.
+            stored_id = prediction.id if len(downloads) == 1 else f"{prediction.id}-{number}"
+            paths.append(await self._store(model, prediction, stored_id, inputs, download, owner))
+        return tuple(paths)
+
+    async def _store(self, model: str, prediction: Prediction, stored_id: str, inputs: Mapping,
+                     download, owner: str | None) -> Path:
         entry = await asyncio.to_thread(
             self.history.add,
             data=download.data,
             fmt=download.format,
-            prediction_id=prediction.id,
-            model=self.model,
+            prediction_id=stored_id,
+            model=model,
             inputs=inputs,
             created_at=prediction.created_at or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             predict_time=prediction.predict_time,

@@ -8,9 +8,17 @@ from imagen_ui.service import ImageSlot, Snapshot
 
 
 
-def slot_line(slot: ImageSlot, now: float) -> str:
+def image_label(slot: ImageSlot) -> str:
+    return f"Image {slot.index + 1}"
+
+
+def model_label(slot: ImageSlot) -> str:
+    return slot.model
+
+
+def slot_line(slot: ImageSlot, now: float, label=image_label) -> str:
     """One image's line, e.g. 'Image 2: done in 4.1 s (model 3.9 s)'."""
-    label = f"Image {slot.index + 1}"
+    label = label(slot)
     elapsed = _elapsed(slot, now)
     if slot.status == "queued":
         text = "queued (waiting for a free slot)"
@@ -27,10 +35,19 @@ def slot_line(slot: ImageSlot, now: float) -> str:
     return f"**{label}**: {html.escape(text, quote=False)}"
 
 
-def render(snapshot: Snapshot | None) -> str:
+def render(snapshot: Snapshot | None, label=image_label) -> str:
     if snapshot is None:
         return ""
-    return "\n\n".join(slot_line(slot, snapshot.now) for slot in snapshot.slots)
+    return "\n\n".join(slot_line(slot, snapshot.now, label) for slot in snapshot.slots)
+
+
+def render_by_model(snapshot: Snapshot | None) -> str:
+    return render(snapshot, model_label)
+
+
+def elapsed(slot: ImageSlot) -> str | None:
+    """A finished slot's time, e.g. '4.1 s'."""
+    return _elapsed(slot, slot.finished_at or 0.0) if slot.finished_at is not None else None
 
 
 def render_cancelled(snapshot: Snapshot | None) -> str:

@@ -5,15 +5,16 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
-from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 
-from imagen_ui import status, ui_account, ui_history
+from imagen_ui import snippets, status, ui_account, ui_compare, ui_history
+from imagen_ui.catalog import ModelEntry
 from imagen_ui.quota import QuotaExceeded, visitor_keys
-from imagen_ui.schema import InputField, InvalidRequest, ModelSchema, choice_label
+from imagen_ui.schema import InvalidRequest, ModelSchema
 from imagen_ui.service import GenerationService, Visitor
+from imagen_ui.ui_form import Form, Forms, controls_for, slug, unchecked
 from imagen_ui.visitor import SET_COOKIE_JS, visitor_id
 
 # The prompt from the model's Replicate page, and a few that show the controls off.
@@ -38,16 +39,16 @@ EXAMPLES = [
     ("A vintage travel poster for Mars: 'Visit Olympus Mons', bold flat colors, art deco lettering", "9:16"),
     ("Macro photo of a dew-covered spider web with a blurred garden behind, morning sun", "3:4"),
 ]
-LABELS = {"safety_filter_level": "Safety filter", "output_format": "Output format"}
-
-# Ctrl/Cmd+Enter in the prompt presses Generate (a multi-line box keeps Enter for new lines).
+# Ctrl/Cmd+Enter in the prompt presses the picked model's Generate (a multi-line box keeps Enter
+# for new lines); only the picked model's button is visible.
 SHORTCUT_JS = """
 () => {
   document.addEventListener("keydown", (event) => {
     if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey)) return;
     if (!event.target.closest || !event.target.closest("#prompt")) return;
     event.preventDefault();
-    document.querySelector("#generate")?.click();
+    const buttons = [...document.querySelectorAll("button.generate-button")];
+    buttons.find((button) => button.offsetParent !== null)?.click();
   });
 }
 """
@@ -55,28 +56,9 @@ CSS = """
 #offline-banner { border: 1px solid var(--color-accent); border-radius: 8px; padding: 4px 12px;
                   background: var(--color-accent-soft); }
 #status p { margin: 2px 0; }
+.model-problem { color: var(--error-text-color); }
 footer { display: none !important; }
 """
-
-
-@dataclass(frozen=True)
-class Form:
-    """The Generate tab's inputs, so other tabs can fill them ("Reuse settings")."""
-
-    prompt: gr.Textbox
-    controls: list
-    names: list[str]  # the controls' input names, in order
-
-    @property
-    def components(self) -> list:
-        return [self.prompt, *self.controls]
-
-    def values(self, values: dict) -> list:
-        """Updates for prompt + controls from a dict of input values (missing: left as they are)."""
-        prompt = values.get("prompt", gr.skip())
-        return [prompt, *(values.get(name, gr.skip()) for name in self.names)]
-
-
 LAUNCH_OPTIONS = {"js": SHORTCUT_JS, "css": CSS, "theme": gr.themes.Default()}
 
 
@@ -90,23 +72,27 @@ def build(
     secret_dir: Path | None = None,
     max_threads: int = 256,
 ) -> gr.Blocks:
-    """The playground page for the service's model. `offline_notice` is shown at the top when set.
+    """The playground page. `offline_notice` is shown at the top when set.
 
-    `public`: visitors each see only their own history (share link, Spaces)."""
-    schema = service.schema
-    with gr.Blocks(title=f"imagen-ui · {schema.model}", analytics_enabled=analytics) as demo:
-        _header(schema, offline_notice)
+    `public`: visitors each see only their own history, quotas apply, and they may bring a token."""
+    with gr.Blocks(title="imagen-ui", analytics_enabled=analytics) as demo:
+        gr.Markdown("## imagen-ui · text to image on Replicate")
+        if offline_notice:
+            gr.Markdown(offline_notice, elem_id="offline-banner")
+        who = Who(public, trust_forwarded)
         with gr.Tabs(elem_id="tabs") as tabs:
             with gr.Tab("Generate", id="generate-tab"):
                 own_token = (ui_account.build(demo, service, secret_dir or service.history.root)
                              if public else gr.State(None))
-                form = _playground(service, own_token, public, trust_forwarded)
+                forms = _playground(service, own_token, who)
+            with gr.Tab("Compare", id="compare-tab"):
+                ui_compare.build(service, own_token, who)
             with gr.Tab("History", id="history-tab") as history_tab:
-                ui_history.build(service, form, tabs, public, history_tab)
+                ui_history.build(service, forms, tabs, public, history_tab)
         demo.load(None, js=SET_COOKIE_JS)
 
         def closed(request: gr.Request) -> None:
-            service.cancel_session(_session(request))
+            service.cancel_session(session_of(request))
 
         demo.unload(closed)
 
@@ -115,6 +101,212 @@ def build(
     demo.max_threads = max_threads
     demo.queue(default_concurrency_limit=None)
     return demo
+
+
+class Who:
+    """Turns a request into the service's Visitor: history owner and quota keys in public mode."""
+
+    def __init__(self, public: bool, trust_forwarded: bool) -> None:
+        self.public = public
+        self.trust_forwarded = trust_forwarded
+
+    def __call__(self, request: gr.Request, token: str | None) -> Visitor:
+        if not self.public:
+            return Visitor(token=token or None)
+        keys = tuple(visitor_keys(request, trust_forwarded=self.trust_forwarded))
+        return Visitor(owner=visitor_id(request), keys=keys, token=token or None)
+
+
+async def stream(generation, render, item=lambda slot, path: str(path)):
+    """Yield (gallery, status) for each snapshot of `generation`; the quota is checked first.
+    `item(slot, path)` makes a gallery item of a stored file (a path, or a (path, caption) pair)."""
+    async with contextlib.aclosing(generation):
+        try:
+            last = await anext(generation)  # the quota is checked before anything is sent
+        except QuotaExceeded as error:
+            raise gr.Error(str(error), title="Limit reached") from None
+        yield [], render(last)
+        async for snapshot in generation:
+            last = snapshot
+            # The whole list each time, not gr.skip(): in Gradio 6 a skip is an "update" that builds
+            # a new Gallery and its config per yield, which costs more than re-sending a few paths
+            # (served as static files, so nothing is copied).
+            yield [item(slot, path) for slot in snapshot.slots for path in slot.paths], render(snapshot)
+    failures = [s.message for s in last.slots if s.status == "failed"]
+    if not last.paths and failures:
+        raise gr.Error(failures[0], title="No image was made")
+
+
+def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Forms:
+    """The Generate tab: model picker, prompt, one form per model, gallery and status lines."""
+    catalog = service.catalog
+    default = service.default_model
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=320):
+            picker = gr.Dropdown(
+                [(_model_label(m, e), m) for m, e in catalog.items()], value=default, label="Model",
+                elem_id="model", visible=len(catalog) > 1,
+            )
+            about = gr.Markdown(_about(catalog[default]), elem_id="model-about")
+            prompt = gr.Textbox(
+                label="Prompt",
+                lines=4,
+                max_lines=12,
+                placeholder="Describe the image… (Ctrl+Enter to generate)",
+                elem_id="prompt",
+                autofocus=True,
+            )
+            forms = Forms(picker, prompt)
+            # Buttons right under the prompt: on a phone they stay in reach above the options.
+            with gr.Row():
+                for model in catalog:
+                    primary = model == default
+                    forms.forms[model] = Form(model, [], [], generate=gr.Button(
+                        "Generate", variant="primary", visible=primary, elem_classes=["generate-button"],
+                        elem_id="generate" if primary else f"generate-{slug(model)}",
+                    ))
+                cancel = gr.Button("Cancel", variant="stop", elem_id="cancel")
+            for model, entry in catalog.items():
+                form = forms.forms[model]
+                with gr.Column(visible=model == default) as form.column:
+                    if entry.schema is not None:
+                        form.controls, form.names = controls_for(entry.schema, primary=model == default)
+            count = unchecked(gr.Slider(1, service.max_images, value=1, step=1, label="Number of images",
+                                        elem_id="num_images"))
+        with gr.Column(scale=3, min_width=320):
+            gallery = gr.Gallery(
+                label="Images",
+                columns=2,
+                height="auto",
+                object_fit="contain",
+                buttons=["download", "download_all", "fullscreen"],
+                elem_id="gallery",
+            )
+            status_box = gr.Markdown(label="status", elem_id="status")
+            _api_code(service, forms, count)
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3):
+            _examples(forms.forms[default], prompt, catalog[default].schema)
+        with gr.Column(scale=2):
+            dropped = gr.File(
+                label="Drop one of your images here to reuse its settings",
+                file_types=[".png", ".jpg", ".jpeg"],
+                height=140,
+                elem_id="drop-settings",
+            )
+
+    def pick(model: str):
+        shown = [gr.update(visible=m == model) for m in catalog]
+        return [_about(catalog[model]), *shown, *shown]
+
+    picker.change(pick, inputs=picker, outputs=[about, *(f.column for f in forms.forms.values()),
+                                                 *(f.generate for f in forms.forms.values())],
+                  api_visibility="private")
+
+    events = [_wire_generate(service, form, prompt, count, own_token, who, gallery, status_box,
+                             api_name="generate" if model == default else f"generate_{slug(model)}")
+              for model, form in forms.forms.items()]
+
+    def stop(request: gr.Request) -> str:
+        return status.render_cancelled(service.last_snapshot(session_of(request)))
+
+    cancel.click(stop, outputs=status_box, cancels=events, queue=False, api_visibility="private")
+
+    def restore(path: str | None):
+        found = service.settings_from_image(Path(path).read_bytes()) if path else None
+        if found is None:
+            if path:
+                gr.Warning("That image carries no settings of ours to reuse.")
+            return [gr.skip()] * len(forms.components) + [None]
+        gr.Info("Settings restored from the image.")
+        return [*forms.fill(*found), None]
+
+    dropped.upload(restore, inputs=dropped, outputs=[*forms.components, dropped],
+                   api_visibility="private")
+    return forms
+
+
+def _wire_generate(service, form: Form, prompt, count, own_token, who: Who, gallery, status_box,
+                   *, api_name: str):
+    """One model's Generate: validate, then stream its images; the API endpoint `api_name`."""
+    model = form.model
+
+    async def run(request: gr.Request, *values):
+        *field_values, num_images, token = values
+        try:
+            inputs, n = service.validate(dict(zip(["prompt", *form.names], field_values)), num_images,
+                                         model=model)
+        except InvalidRequest as error:
+            raise gr.Error(str(error), title="Check the form") from None
+        generation = service.generate(inputs, n, model=model, visitor=who(request, token),
+                                      session=session_of(request))
+        async for update in stream(generation, status.render):
+            yield update
+
+    run.__doc__ = f"Generate images with {model}: the prompt, its inputs, and the number of images."
+    # Name the API's parameters after the inputs (the handler itself takes them as *values).
+    run.__signature__ = inspect.Signature(
+        [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=gr.Request)]
+        + [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+           for n in ("prompt", *form.names, "num_images", "own_token")]
+    )
+    return form.generate.click(
+        run,
+        inputs=[prompt, *form.controls, count, own_token],  # own_token: session state, not in the API
+        outputs=[gallery, status_box],
+        api_name=api_name,
+        concurrency_limit=None,  # I/O-bound: one visitor never waits for another's images
+        show_progress="minimal",
+    )
+
+
+def _api_code(service: GenerationService, forms: Forms, count) -> None:
+    """"Use via API": the same request as Python, JavaScript and curl, for the current form."""
+    with gr.Accordion("Use via API", open=False, elem_id="api-code") as accordion:
+        gr.Markdown("The same request with Replicate's own clients. Set `REPLICATE_API_TOKEN` first; "
+                    "the token is never shown here.")
+        with gr.Tabs():
+            with gr.Tab("Python"):
+                python = gr.Code(language="python", elem_id="api-python", interactive=False)
+            with gr.Tab("JavaScript"):
+                javascript = gr.Code(language="javascript", elem_id="api-javascript", interactive=False)
+            with gr.Tab("curl"):
+                curl = gr.Code(language="shell", elem_id="api-curl", interactive=False)
+        refresh = gr.Button("Update for the current settings", size="sm", elem_id="api-refresh")
+    names = [(m, f.names, len(f.controls)) for m, f in forms.forms.items()]
+
+    def show(model: str, prompt: str, *values):
+        offset = 0
+        for name, fields, size in names:
+            if name == model:
+                inputs = {"prompt": prompt or "", **dict(zip(fields, values[offset:offset + size]))}
+                break
+            offset += size
+        else:
+            return "", "", ""
+        schema = service.schema_for(model)
+        inputs = {k: v for k, v in inputs.items() if v not in (None, "") or k == "prompt"}
+        return (snippets.python_snippet(schema, inputs), snippets.javascript_snippet(schema, inputs),
+                snippets.curl_snippet(schema, inputs))
+
+    inputs = [forms.picker, forms.prompt, *(c for f in forms.forms.values() for c in f.controls)]
+    for trigger in (accordion.expand, refresh.click):
+        trigger(show, inputs=inputs, outputs=[python, javascript, curl], api_visibility="private")
+
+
+def _about(entry: ModelEntry) -> str:
+    schema = entry.schema
+    page = (schema.url if schema else None) or f"https://replicate.com/{entry.model}"
+    text = f"[{entry.model}]({page})"
+    if schema and schema.description:
+        text += f": {schema.description}"
+    if entry.problem:
+        text += f"\n\n<span class='model-problem'>⚠ {entry.problem}</span>"
+    return text
+
+
+def _model_label(model: str, entry: ModelEntry) -> str:
+    return f"{model} (unavailable)" if entry.problem else model
 
 
 def _memoize_api_info(demo: gr.Blocks) -> None:
@@ -132,159 +324,13 @@ def _memoize_api_info(demo: gr.Blocks) -> None:
                 setattr(block, name, functools.cache(method))
 
 
-def _playground(service: GenerationService, own_token: gr.State, public: bool,
-                trust_forwarded: bool) -> Form:
-    """The Generate tab: form, buttons, gallery and status lines; returns the form's inputs."""
-    schema = service.schema
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=2, min_width=320):
-            prompt = gr.Textbox(
-                label="Prompt",
-                lines=4,
-                max_lines=12,
-                placeholder="Describe the image… (Ctrl+Enter to generate)",
-                elem_id="prompt",
-                autofocus=True,
-            )
-            # Buttons right under the prompt: on a phone they stay in reach above the options.
-            with gr.Row():
-                generate = gr.Button("Generate", variant="primary", elem_id="generate")
-                cancel = gr.Button("Cancel", variant="stop", elem_id="cancel")
-            controls = [_control(f) for f in schema.fields if f.name != "prompt"]
-            count = _unchecked(gr.Slider(
-                1, service.max_images, value=1, step=1, label="Number of images", elem_id="num_images"
-            ))
-        with gr.Column(scale=3, min_width=320):
-            gallery = gr.Gallery(
-                label="Images",
-                columns=2,
-                height="auto",
-                object_fit="contain",
-                buttons=["download", "download_all", "fullscreen"],
-                elem_id="gallery",
-            )
-            status_box = gr.Markdown(label="status", elem_id="status")
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=3):
-            _examples(prompt, controls, schema)
-        with gr.Column(scale=2):
-            dropped = gr.File(
-                label="Drop one of your images here to reuse its settings",
-                file_types=[".png", ".jpg", ".jpeg"],
-                height=140,
-                elem_id="drop-settings",
-            )
-
-    form = Form(prompt, controls, [f.name for f in schema.fields if f.name != "prompt"])
-
-    async def run(request: gr.Request, *values):
-        """Generate images: (prompt, aspect_ratio, output_format, safety_filter_level, num_images)."""
-        *field_values, num_images, token = values
-        try:
-            inputs, n = service.validate(dict(zip(["prompt", *form.names], field_values)), num_images)
-        except InvalidRequest as error:
-            raise gr.Error(str(error), title="Check the form") from None
-        visitor = Visitor(
-            owner=visitor_id(request) if public else None,
-            keys=tuple(visitor_keys(request, trust_forwarded=trust_forwarded)) if public else (),
-            token=token or None,
-        )
-        last = None
-        generation = service.generate(inputs, n, visitor=visitor, session=_session(request))
-        async with contextlib.aclosing(generation):
-            try:
-                last = await anext(generation)  # the quota is checked before anything is sent
-            except QuotaExceeded as error:
-                raise gr.Error(str(error), title="Limit reached") from None
-            yield [], status.render(last)
-            async for snapshot in generation:
-                last = snapshot
-                # The whole list each time, not gr.skip(): in Gradio 6 a skip is an "update" that
-                # builds a new Gallery and its config per yield, which costs more than re-sending a
-                # few paths (served as static files, so nothing is copied).
-                yield [str(p) for p in snapshot.paths], status.render(snapshot)
-        failures = [s.message for s in (last.slots if last else ()) if s.status == "failed"]
-        if last is not None and not last.paths and failures:
-            raise gr.Error(failures[0], title="No image was made")
-
-    # Name the API's parameters after the inputs (the handler itself takes them as *values).
-    run.__signature__ = inspect.Signature(
-        [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=gr.Request)]
-        + [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-           for n in ("prompt", *form.names, "num_images", "own_token")]
-    )
-    click = generate.click(
-        run,
-        inputs=[prompt, *controls, count, own_token],  # own_token: session state, not in the API
-        outputs=[gallery, status_box],
-        api_name="generate",
-        concurrency_limit=None,  # I/O-bound: one visitor never waits for another's images
-        show_progress="minimal",
-    )
-
-    def stop(request: gr.Request) -> str:
-        return status.render_cancelled(service.last_snapshot(_session(request)))
-
-    cancel.click(stop, outputs=status_box, cancels=[click], queue=False, api_visibility="private")
-
-    def restore(path: str | None):
-        values = service.settings_from_image(Path(path).read_bytes()) if path else None
-        if values is None:
-            if path:
-                gr.Warning("That image carries no settings of ours to reuse.")
-            return [gr.skip()] * (1 + len(controls)) + [None]
-        gr.Info("Settings restored from the image.")
-        return [*form.values(values), None]
-
-    dropped.upload(restore, inputs=dropped, outputs=[*form.components, dropped],
-                   api_visibility="private")
-    return form
-
-
-def _header(schema: ModelSchema, offline_notice: str | None) -> None:
-    page = schema.url or f"https://replicate.com/{schema.model}"
-    gr.Markdown(f"## imagen-ui · [{schema.model}]({page})\n{schema.description or ''}")
-    if offline_notice:
-        gr.Markdown(offline_notice, elem_id="offline-banner")
-
-
-def _unchecked(slider: gr.Slider) -> gr.Slider:
-    """Let the service, not Gradio, refuse an out-of-range value sent straight to the API, so the
-    message names the field ("Number of images must be…") instead of Gradio's generic bounds error.
-    Set on the instance: a Slider subclass would make Gradio write a .pyi file into this package."""
-    slider.preprocess = lambda payload: payload
-    return slider
-
-
-def _control(field: InputField) -> gr.components.Component:
-    label = LABELS.get(field.name) or field.label
-    info = field.description or None
-    if field.choices:
-        choices = [(choice_label(field.name, value), value) for value in field.choices]
-        # allow_custom_value: the schema, not Gradio, refuses an unknown value, with a clearer message.
-        return gr.Dropdown(choices, value=field.default, label=label, info=info, elem_id=field.name,
-                           allow_custom_value=True)
-    if field.kind == "boolean":
-        return gr.Checkbox(value=bool(field.default), label=label, info=info, elem_id=field.name)
-    if field.kind in ("integer", "number") and field.minimum is not None and field.maximum is not None:
-        step = 1 if field.kind == "integer" else (field.maximum - field.minimum) / 100
-        return _unchecked(gr.Slider(
-            field.minimum, field.maximum, value=field.default, step=step, label=label, info=info,
-            elem_id=field.name,
-        ))
-    if field.kind in ("integer", "number"):
-        return gr.Number(value=field.default, label=label, info=info, elem_id=field.name,
-                         precision=0 if field.kind == "integer" else None)
-    return gr.Textbox(value=field.default or "", label=label, info=info, elem_id=field.name)
-
-
-def _examples(prompt: gr.Textbox, controls: list, schema: ModelSchema) -> None:
-    if "aspect_ratio" not in schema.names:
-        gr.Examples([[p] for p, _ in EXAMPLES], inputs=[prompt])
+def _examples(form: Form, prompt: gr.Textbox, schema: ModelSchema | None) -> None:
+    if schema is None or "aspect_ratio" not in form.names:
+        gr.Examples([[p] for p, _ in EXAMPLES], inputs=[prompt], label="Examples")
         return
-    aspect = controls[[f.name for f in schema.fields if f.name != "prompt"].index("aspect_ratio")]
+    aspect = form.controls[form.names.index("aspect_ratio")]
     gr.Examples([list(e) for e in EXAMPLES], inputs=[prompt, aspect], label="Examples")
 
 
-def _session(request: gr.Request | None) -> str | None:
+def session_of(request: gr.Request | None) -> str | None:
     return getattr(request, "session_hash", None) if request is not None else None

@@ -16,7 +16,7 @@ from imagen_ui.visitor import visitor_id
 PER_PAGE = 24
 
 
-def build(service: GenerationService, form, tabs: gr.Tabs, public: bool, tab: gr.Tab) -> None:
+def build(service: GenerationService, forms, tabs: gr.Tabs, public: bool, tab: gr.Tab) -> None:
     def viewer(request: gr.Request | None) -> Viewer:
         return Viewer(owner=visitor_id(request), everyone=False) if public else Viewer()
 
@@ -98,9 +98,11 @@ def build(service: GenerationService, form, tabs: gr.Tabs, public: bool, tab: gr
         if entry is None:
             raise gr.Error("That image is no longer in the history.")
         gr.Info("Settings copied to the Generate tab.")
-        return [*form.values(service.form_values(entry.inputs)), gr.Tabs(selected="generate-tab")]
+        model = entry.model if entry.model in service.catalog else service.default_model
+        values = service.form_values(entry.inputs, model)
+        return [*forms.fill(model, values), gr.Tabs(selected="generate-tab")]
 
-    reuse.click(reuse_settings, inputs=selected, outputs=[*form.components, tabs],
+    reuse.click(reuse_settings, inputs=selected, outputs=[*forms.components, tabs],
                 api_visibility="private")
 
     delete.click(lambda: gr.update(visible=True), outputs=confirm_row, api_visibility="private")

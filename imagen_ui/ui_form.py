@@ -1,0 +1,94 @@
+"""A model's form, built from its schema: enums as dropdowns, booleans as checkboxes, bounded numbers
+as sliders, the rest as text, in the schema's x-order with its descriptions as help text.
+
+Every offered model gets its own form (shown only while it is picked), so switching models keeps
+the shared prompt and never mixes one model's values into another's request.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import gradio as gr
+
+from imagen_ui.schema import InputField, ModelSchema, choice_label
+
+# Readable labels where the schema's title says less than a person needs.
+LABELS = {"safety_filter_level": "Safety filter", "output_format": "Output format"}
+
+
+@dataclass
+class Form:
+    """One model's controls (the prompt is shared by all forms)."""
+
+    model: str
+    controls: list
+    names: list[str]  # the controls' input names, in order
+    column: gr.Column | None = None
+    generate: gr.Button | None = None
+
+
+@dataclass
+class Forms:
+    """All models' forms plus the shared picker and prompt: what "Reuse settings" fills in."""
+
+    picker: gr.Dropdown
+    prompt: gr.Textbox
+    forms: dict[str, Form] = field(default_factory=dict)
+
+    @property
+    def components(self) -> list:
+        return [self.picker, self.prompt, *(c for f in self.forms.values() for c in f.controls)]
+
+    def fill(self, model: str, values: dict) -> list:
+        """Updates for `components`: pick `model` and set its form (and the prompt) from `values`;
+        every other form is left as it is."""
+        updates = [model, values.get("prompt", gr.skip())]
+        for name, form in self.forms.items():
+            if name == model:
+                updates += [values.get(n, gr.skip()) for n in form.names]
+            else:
+                updates += [gr.skip()] * len(form.controls)
+        return updates
+
+
+def controls_for(schema: ModelSchema, *, primary: bool) -> tuple[list, list[str]]:
+    """The controls of every input but the prompt. The primary form keeps plain element ids
+    (e.g. #aspect_ratio); the others' are prefixed with the model's slug."""
+    prefix = "" if primary else f"{slug(schema.model)}-"
+    fields = [f for f in schema.fields if f.name != "prompt"]
+    return [control_for(f, elem_id=prefix + f.name) for f in fields], [f.name for f in fields]
+
+
+def control_for(field: InputField, *, elem_id: str) -> gr.components.Component:
+    label = LABELS.get(field.name) or field.label
+    info = field.description or None
+    if field.choices:
+        choices = [(choice_label(field.name, value), value) for value in field.choices]
+        # allow_custom_value: the schema, not Gradio, refuses an unknown value, with a clearer message.
+        return gr.Dropdown(choices, value=field.default, label=label, info=info, elem_id=elem_id,
+                           allow_custom_value=True)
+    if field.kind == "boolean":
+        return gr.Checkbox(value=bool(field.default), label=label, info=info, elem_id=elem_id)
+    if field.kind in ("integer", "number") and field.minimum is not None and field.maximum is not None:
+        step = 1 if field.kind == "integer" else (field.maximum - field.minimum) / 100
+        return unchecked(gr.Slider(field.minimum, field.maximum, value=field.default, step=step,
+                                   label=label, info=info, elem_id=elem_id))
+    if field.kind in ("integer", "number"):
+        return gr.Number(value=field.default, label=label, info=info, elem_id=elem_id,
+                         precision=0 if field.kind == "integer" else None)
+    return gr.Textbox(value=field.default or "", label=label, info=info, elem_id=elem_id)
+
+
+def unchecked(slider: gr.Slider) -> gr.Slider:
+    """Let the service, not Gradio, refuse an out-of-range value sent straight to the API, so the
+    message names the field ("Number of images must be…") instead of Gradio's generic bounds error.
+    Set on the instance: a Slider subclass would make Gradio write a .pyi file into this package."""
+    slider.preprocess = lambda payload: payload
+    return slider
+
+
+def slug(model: str) -> str:
+    """"google/imagen-4-fast" -> "imagen_4_fast": for element ids and API names."""
+    return re.sub(r"[^a-z0-9]+", "_", model.split("/")[-1].lower()).strip("_")

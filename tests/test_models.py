@@ -1,0 +1,112 @@
+"""Any Replicate image model: forms from schemas, the model picker, gone models, Compare, API code."""
+
+from __future__ import annotations
+
+import pytest
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+from PIL import Image
+from playwright.sync_api import expect
+
+from playground import serve
+from test_browser import browser, choose, page  # noqa: F401 - shared Chromium fixtures
+
+FLUX = "black-forest-labs/flux-schnell"
+IMAGEN = ("google/imagen-4-fast", "google/imagen-4-ultra", "google/imagen-4")
+
+
+@pytest.fixture
+def emulator(make_emulator):
+    return make_emulator(latency=0.05)
+
+
+def test_a_differently_shaped_model_gets_its_own_form_and_runs(emulator, tmp_path, page):  # noqa: F811
+    with serve(tmp_path / "o", api_base=emulator.base_url, models=(*IMAGEN, FLUX)) as (_, url):
+        page.goto(url)
+        page.locator("#prompt textarea").fill("kept across models")
+        choose(page, "model", FLUX)
+        expect(page.locator("#model-about")).to_contain_text(FLUX)
+        form = page.locator("#generate-flux_schnell")
+        expect(form).to_be_visible()
+        expect(page.locator("#generate")).to_be_hidden()
+        # Its own controls: a bounded integer as a slider, booleans as checkboxes.
+        expect(page.locator("#flux_schnell-num_inference_steps input[type=range]")).to_be_visible()
+        go_fast = page.locator("#flux_schnell-go_fast input[type=checkbox]")
+        expect(go_fast).to_be_checked()
+        go_fast.uncheck()
+        page.locator("#flux_schnell-num_inference_steps input[type=number]").fill("2")
+        choose(page, "flux_schnell-output_format", "PNG")
+        expect(page.locator("#prompt textarea")).to_have_value("kept across models")
+        form.click()
+        expect(page.locator("#gallery button.thumbnail-item")).to_have_count(1, timeout=10_000)
+        [prediction] = emulator.predictions()
+        assert prediction["model"] == FLUX
+        assert prediction["input"]["go_fast"] is False
+        assert prediction["input"]["num_inference_steps"] == 2
+        assert prediction["input"]["prompt"] == "kept across models"
+
+
+def test_a_list_output_model_keeps_every_file(emulator, tmp_path):
+    with serve(tmp_path / "o", api_base=emulator.base_url, models=(*IMAGEN, FLUX)) as (app, url):
+        client = Client(url, verbose=False, analytics_enabled=False)
+        info = client.view_api(return_format="dict", print_info=False)
+        flux_api = info["named_endpoints"]["/generate_flux_schnell"]
+        names = [p["parameter_name"] for p in flux_api["parameters"]]
+        assert names[0] == "prompt" and "num_outputs" in names and names[-1] == "num_images"
+        values = {"prompt": "two at once", "num_outputs": 2, "output_format": "png"}
+        args = [values.get(name, p.get("parameter_default")) for name, p in zip(names, flux_api["parameters"])]
+        args[-1] = 1
+        gallery, _ = client.predict(*args, api_name="/generate_flux_schnell")
+        assert len(gallery) == 2
+        for item in gallery:
+            with Image.open(item["image"]) as image:
+                assert image.format == "PNG"
+        assert len(app.service.history.page(everyone=True)) == 2
+
+
+def test_a_model_that_is_gone_is_reported_once_on_the_page(emulator, tmp_path, page):  # noqa: F811
+    emulator.inject_fault("GET", "/v1/models/google/imagen-4-ultra", 404)
+    with serve(tmp_path / "o", api_base=emulator.base_url) as (app, url):
+        assert app.service.catalog["google/imagen-4-ultra"].problem
+        page.goto(url)
+        choose(page, "model", "google/imagen-4-ultra (unavailable)")
+        about = page.locator("#model-about")
+        expect(about).to_contain_text("Replicate has no model google/imagen-4-ultra")
+        expect(about).to_contain_text("google/imagen-4-fast")  # what to try instead
+        client = Client(url, verbose=False, analytics_enabled=False)
+        with pytest.raises(AppError) as refused:
+            client.predict("x", "1:1", "jpg", "block_only_high", 1, api_name="/generate_imagen_4_ultra")
+        assert "no model google/imagen-4-ultra" in str(refused.value)
+    assert emulator.count("POST", "/v1/models/") == 0  # nothing was sent for it
+
+
+def test_compare_sends_one_prompt_to_three_models(emulator, tmp_path):
+    with serve(tmp_path / "o", api_base=emulator.base_url) as (app, url):
+        client = Client(url, verbose=False, analytics_enabled=False)
+        gallery, lines = client.predict("a lighthouse", list(IMAGEN), "16:9", api_name="/compare")
+        captions = sorted(item["caption"].split(" · ")[0] for item in gallery)
+        assert captions == sorted(IMAGEN)
+        assert all(" s" in item["caption"] for item in gallery)  # each model's time
+        assert {p["model"] for p in emulator.predictions()} == set(IMAGEN)
+        assert all(p["input"]["aspect_ratio"] == "16:9" for p in emulator.predictions())
+        assert sorted(e.model for e in app.service.history.page(everyone=True)) == sorted(IMAGEN)
+        for model in IMAGEN:
+            assert model in lines
+        with pytest.raises(AppError) as refused:
+            client.predict("a lighthouse", [], "16:9", api_name="/compare")
+        assert "Pick from 1 to" in str(refused.value)
+
+
+def test_use_via_api_shows_the_current_request_without_a_token(emulator, tmp_path, page):  # noqa: F811
+    with serve(tmp_path / "o", api_base=emulator.base_url, token="r8_SECRET-never-shown") as (_, url):
+        page.goto(url)
+        page.locator("#prompt textarea").fill('a "quoted" prompt')
+        choose(page, "aspect_ratio", "16:9 landscape")
+        page.locator("#api-code").get_by_text("Use via API").click()
+        python = page.locator("#api-python")
+        expect(python).to_contain_text('replicate.run(')
+        expect(python).to_contain_text("google/imagen-4-fast")
+        expect(python).to_contain_text('"16:9"')
+        page.get_by_role("tab", name="curl").click()
+        expect(page.locator("#api-curl")).to_contain_text("$REPLICATE_API_TOKEN")
+        assert "r8_SECRET" not in page.content()

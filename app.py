@@ -1,7 +1,8 @@
 """imagen-ui: a browser playground for Replicate's text-to-image models.
 
 `python app.py [--host H] [--port P] [--share] [--offline] [--model OWNER/NAME] [--history-dir DIR]
-[--api-base URL]`. Also exposes `demo` for Hugging Face Spaces and `gradio app.py`.
+[--api-base URL]` (`--help` lists the rest). Also exposes `demo` for Hugging Face Spaces and
+`gradio app.py`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,11 @@ import sys
 
 from imagen_ui.bootstrap import create_app
 from imagen_ui.config import SettingsError, build_arg_parser, load_settings
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "uvicorn.error"):  # a line per HTTP call, a line per server start
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 # Command-line flags apply only when run as a script; imported (Spaces, `gradio app.py`) it reads
 # the environment and .env alone.
@@ -22,7 +28,6 @@ app = create_app(settings)
 demo = app.demo
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         app.launch()
     finally:

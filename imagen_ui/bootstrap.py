@@ -85,6 +85,9 @@ def create_app(settings: Settings, *, emulator=None) -> App:
     if emulator is None and settings.use_emulator:
         emulator = Emulator(latency=OFFLINE_LATENCY).start()
         started_here = True
+        logger.info("Offline mode: no REPLICATE_API_TOKEN, so images are placeholders from the built-in "
+                    "Replicate emulator at %s. Put a token in the environment or .env for real ones.",
+                    emulator.base_url)
     try:
         if emulator is not None:
             base_url, token = emulator.base_url, OFFLINE_TOKEN

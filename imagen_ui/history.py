@@ -44,7 +44,7 @@ INDEX_NAME = "history.sqlite3"
 IMAGES_DIR = "images"
 ORPHANS_DIR = "orphans"
 TEMP_PREFIX = ".tmp-"
-_IMAGE_SUFFIXES = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg"}
+_IMAGE_SUFFIXES = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".webp": "webp"}
 _VISITOR_DIR_PREFIX = "v-"
 _MTIME_SETTLE_NS = 2_000_000_000
 
@@ -544,14 +544,16 @@ def _sniff(data: bytes) -> str | None:
         return "png"
     if data.startswith(metadata.JPEG_SOI):
         return "jpg"
+    if metadata.is_webp(data):
+        return "webp"
     return None
 
 
 def _checked_format(data: bytes, fmt: str) -> str:
-    """The real format of ``data`` ("png"/"jpg"); a wrong ``fmt`` is logged, not fatal."""
+    """The real format of ``data`` ("png"/"jpg"/"webp"); a wrong ``fmt`` is logged, not fatal."""
     actual = _sniff(data)
     if actual is None:
-        raise ValueError("image data is neither PNG nor JPEG")
+        raise ValueError("image data is not PNG, JPEG or WebP")
     declared = {"jpeg": "jpg"}.get(fmt.lower(), fmt.lower())
     if declared != actual:
         log.warning("history: data declared %r is %s; stored as %s", fmt, actual, actual)
@@ -609,7 +611,7 @@ def _infotext_params(model: str, inputs: Mapping, width: int, height: int, predi
 def parameters_of(data: bytes) -> dict | None:
     """The model and inputs stored in an image's embedded parameters: {"model": …, "inputs": {…}}.
 
-    None when the file carries no parameters of ours (or is not a PNG/JPEG)."""
+    None when the file carries no parameters of ours (or is not a PNG/JPEG/WebP)."""
     try:
         text = metadata.read(data)
     except ValueError:

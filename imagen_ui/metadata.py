@@ -6,12 +6,13 @@ The text ("infotext") is the prompt, then one last line of ``Key: value`` pairs:
     Model: google/imagen-4-fast, Aspect ratio: "16:9", Size: 1408x768, ...
 
 PNG keeps it in a ``tEXt`` chunk (``iTXt`` when not latin-1) with keyword ``parameters``;
-JPEG keeps it in the EXIF UserComment (tag 0x9286 in the Exif IFD) as ``UNICODE\\0`` + UTF-16.
-Both are what A1111 and Pillow read (``Image.open(png).info["parameters"]``,
-``Image.open(jpg).getexif().get_ifd(0x8769)[0x9286]``).
+JPEG and WebP keep it in the EXIF UserComment (tag 0x9286 in the Exif IFD) as ``UNICODE\\0`` +
+UTF-16, in an APP1 segment or an ``EXIF`` RIFF chunk. That is what A1111 and Pillow read
+(``Image.open(png).info["parameters"]``, ``Image.open(jpg_or_webp).getexif().get_ifd(0x8769)[0x9286]``).
 
 The image data is never re-encoded: :func:`embed` splices chunks/segments and copies every other
-byte as the model produced it. Malformed or truncated files raise :class:`ValueError`.
+byte as the model produced it (a simple WebP gains the ``VP8X`` header that EXIF needs).
+Malformed or truncated files raise :class:`ValueError`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import NamedTuple
 
 from PIL import Image
 
-__all__ = ["InfotextTooLong", "embed", "format_infotext", "is_valid_key", "parse_infotext", "read"]
+__all__ = ["InfotextTooLong", "embed", "format_infotext", "is_valid_key", "is_webp", "parse_infotext", "read"]
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_KEYWORD = b"parameters"
@@ -40,6 +41,10 @@ _USER_COMMENT = 0x9286
 _UNICODE_PREFIX = b"UNICODE\x00"
 _ASCII_PREFIX = b"ASCII\x00\x00\x00"
 _JIS_PREFIX = b"JIS\x00\x00\x00\x00\x00"
+
+# WebP container: https://developers.google.com/speed/webp/docs/riff_container
+_WEBP_IMAGE_CHUNKS = (b"VP8 ", b"VP8L", b"ALPH", b"ANMF")  # EXIF belongs after the last of these
+_VP8X_EXIF, _VP8X_ALPHA = 0x08, 0x10
 
 # A1111's own pattern (modules/infotext_utils.py), keys may be one character long here.
 _PARAM = re.compile(r'\s*(\w[\w \-/]*):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
@@ -115,8 +120,9 @@ def _unquote(value: str) -> str:
 def embed(data: bytes, fmt: str, infotext: str) -> bytes:
     """Return ``data`` with ``infotext`` as its parameters, replacing any there already.
 
-    ``fmt`` is ``"png"``, ``"jpg"`` or ``"jpeg"`` and must match the bytes. Only the parameters
-    chunk/segment is new; all image data and other chunks/segments are copied unchanged.
+    ``fmt`` is ``"png"``, ``"jpg"``, ``"jpeg"`` or ``"webp"`` and must match the bytes. Only the
+    parameters chunk/segment is new (and a WebP's ``VP8X`` header: added, or its EXIF flag set);
+    all image data and other chunks/segments are copied unchanged.
     """
     kind = fmt.lower()
     if kind == "png":
@@ -127,16 +133,27 @@ def embed(data: bytes, fmt: str, infotext: str) -> bytes:
         if not data.startswith(JPEG_SOI):
             raise ValueError("not a JPEG file (no start-of-image marker)")
         return _embed_jpeg(data, infotext)
-    raise ValueError(f"unsupported image format {fmt!r}; expected 'png', 'jpg' or 'jpeg'")
+    if kind == "webp":
+        if not is_webp(data):
+            raise ValueError("not a WebP file (no RIFF/WEBP header)")
+        return _embed_webp(data, infotext)
+    raise ValueError(f"unsupported image format {fmt!r}; expected 'png', 'jpg', 'jpeg' or 'webp'")
 
 
 def read(data: bytes) -> str | None:
-    """Return the infotext of a PNG or JPEG (ours or A1111's), or ``None`` if it has none."""
+    """Return the infotext of a PNG, JPEG or WebP (ours or A1111's), or ``None`` if it has none."""
     if data.startswith(PNG_SIGNATURE):
         return _read_png(data)
     if data.startswith(JPEG_SOI):
         return _read_jpeg(data)
-    raise ValueError("not a PNG or JPEG file")
+    if is_webp(data):
+        return _read_webp(data)
+    raise ValueError("not a PNG, JPEG or WebP file")
+
+
+def is_webp(data: bytes) -> bool:
+    """Whether ``data`` starts like a WebP file (``RIFF<size>WEBP``)."""
+    return data.startswith(b"RIFF") and data[8:12] == b"WEBP"
 
 
 # --- PNG --------------------------------------------------------------------------------------
@@ -290,24 +307,29 @@ def _is_exif(data: bytes, segment: _Segment) -> bool:
 
 
 def _load_exif(payload: bytes) -> Image.Exif:
-    """Parse an EXIF APP1 payload (``Exif\\0\\0`` + TIFF) with Pillow; ValueError if corrupt."""
+    """Parse EXIF (TIFF, with or without ``Exif\\0\\0`` before it) with Pillow; ValueError if corrupt."""
     exif = Image.Exif()
     try:
         exif.load(payload)
         exif.get_ifd(_EXIF_IFD)  # parsing is lazy: force it so errors surface here
     except Exception as exc:  # Pillow raises struct.error, SyntaxError, OSError... for bad EXIF
-        raise ValueError(f"corrupt JPEG EXIF data ({exc})") from None
+        raise ValueError(f"corrupt EXIF data ({exc})") from None
     return exif
 
 
-def _exif_segment(infotext: str, base: Image.Exif | None) -> bytes:
-    """An APP1 segment holding ``base``'s tags plus our UserComment, big-endian like piexif."""
+def _exif_payload(infotext: str, base: Image.Exif | None) -> bytes:
+    """``Exif\\0\\0`` + TIFF holding ``base``'s tags plus our UserComment, big-endian like piexif."""
     exif = base if base is not None else Image.Exif()
     exif.endian = ">"  # "MM" header; piexif (A1111) always decodes the UTF-16 as big-endian
     exif_ifd = dict(exif.get_ifd(_EXIF_IFD))
     exif_ifd[_USER_COMMENT] = _UNICODE_PREFIX + infotext.encode("utf-16-be")
     exif[_EXIF_IFD] = exif_ifd
-    payload = exif.tobytes()  # starts with b"Exif\0\0"
+    return exif.tobytes()
+
+
+def _exif_segment(infotext: str, base: Image.Exif | None) -> bytes:
+    """An APP1 segment holding ``base``'s tags plus our UserComment."""
+    payload = _exif_payload(infotext, base)
     if len(payload) + 2 > 0xFFFF:
         raise InfotextTooLong(f"infotext of {len(infotext)} characters is too long for JPEG EXIF")
     return b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload
@@ -343,10 +365,14 @@ def _read_jpeg(data: bytes) -> str | None:
     for segment in segments:
         if _is_exif(data, segment):  # Pillow and A1111 use the first EXIF segment only
             exif = _load_exif(data[segment.body : segment.end])
-            comment = exif.get_ifd(_EXIF_IFD).get(_USER_COMMENT)
-            big_endian = data.startswith(b"MM", segment.body + len(_EXIF_HEADER))
-            return _decode_user_comment(comment, big_endian) if comment else None
+            return _user_comment(exif, data[segment.body + len(_EXIF_HEADER) : segment.end])
     return None
+
+
+def _user_comment(exif: Image.Exif, tiff: bytes) -> str | None:
+    """The decoded UserComment of ``exif``; ``tiff``'s byte order guides headerless UTF-16."""
+    comment = exif.get_ifd(_EXIF_IFD).get(_USER_COMMENT)
+    return _decode_user_comment(comment, tiff.startswith(b"MM")) if comment else None
 
 
 def _decode_user_comment(raw: object, big_endian: bool) -> str | None:
@@ -368,3 +394,109 @@ def _decode_user_comment(raw: object, big_endian: bool) -> str | None:
     else:  # no valid prefix: A1111 falls back to UTF-8 of the whole value
         text = raw.decode("utf-8", errors="ignore")
     return text.rstrip("\x00") or None
+
+
+# --- WebP -------------------------------------------------------------------------------------
+
+
+class _Chunk(NamedTuple):
+    fourcc: bytes
+    start: int  # first byte of the chunk header
+    size: int  # payload size, as the header says
+    end: int  # after the payload and its pad byte
+
+    def payload(self, data: bytes) -> bytes:
+        return data[self.start + 8 : self.start + 8 + self.size]
+
+
+def _webp_chunks(data: bytes) -> list[_Chunk]:
+    """The chunks of the RIFF (bytes after the size it states are not part of the file)."""
+    if len(data) < 12:
+        raise ValueError("truncated WebP: RIFF header cut off")
+    riff_end = 8 + int.from_bytes(data[4:8], "little")
+    if riff_end > len(data):
+        raise ValueError(f"truncated WebP: the RIFF header says {riff_end} bytes, there are {len(data)}")
+    chunks, pos = [], 12
+    while pos < riff_end:
+        if pos + 8 > riff_end:
+            raise ValueError(f"corrupt WebP: chunk header cut off at byte {pos}")
+        size = int.from_bytes(data[pos + 4 : pos + 8], "little")
+        end = pos + 8 + size + (size & 1)  # payloads are padded to an even length
+        if end > riff_end:
+            raise ValueError(f"truncated WebP: chunk {data[pos : pos + 4]!r} at byte {pos} is cut off")
+        chunks.append(_Chunk(data[pos : pos + 4], pos, size, end))
+        pos = end
+    if not chunks or chunks[0].fourcc not in (b"VP8X", b"VP8 ", b"VP8L"):
+        raise ValueError("corrupt WebP: the first chunk is not VP8X, VP8 or VP8L")
+    return chunks
+
+
+def _riff_chunk(fourcc: bytes, payload: bytes) -> bytes:
+    return fourcc + len(payload).to_bytes(4, "little") + payload + b"\x00" * (len(payload) & 1)
+
+
+def _bitstream_canvas(data: bytes, chunk: _Chunk) -> tuple[int, int, bool]:
+    """``(width, height, has_alpha)`` from the header of a simple WebP's VP8 or VP8L bitstream."""
+    head = data[chunk.start + 8 : chunk.start + 8 + min(chunk.size, 10)]
+    if chunk.fourcc == b"VP8L":
+        # Signature 0x2F, then little-endian bits: 14 width-1, 14 height-1, 1 alpha used, 3 version (0).
+        fields = int.from_bytes(head[1:5], "little")
+        if len(head) < 5 or head[0] != 0x2F or fields >> 29:
+            raise ValueError("corrupt WebP: bad VP8L header")
+        return (fields & 0x3FFF) + 1, (fields >> 14 & 0x3FFF) + 1, bool(fields >> 28 & 1)
+    # VP8 key frame: 3-byte frame tag (bit 0 clear), start code 9D 01 2A, 16-bit width and height
+    # whose top 2 bits are a scaling hint, not size.
+    if len(head) < 10 or head[0] & 1 or head[3:6] != b"\x9d\x01\x2a":
+        raise ValueError("corrupt WebP: bad VP8 key frame header")
+    width = int.from_bytes(head[6:8], "little") & 0x3FFF
+    height = int.from_bytes(head[8:10], "little") & 0x3FFF
+    if not width or not height:
+        raise ValueError("corrupt WebP: VP8 frame of zero size")
+    return width, height, False
+
+
+def _embed_webp(data: bytes, infotext: str) -> bytes:
+    chunks = _webp_chunks(data)
+    old = next((chunk for chunk in chunks if chunk.fourcc == b"EXIF"), None)
+    base = None
+    if old is not None:
+        try:
+            base = _load_exif(old.payload(data))
+        except ValueError:
+            pass  # unreadable: dropped, as readers take only the first EXIF chunk anyway
+    # The chunk holds bare TIFF, as the WebP spec says and Pillow writes it.
+    exif_chunk = _riff_chunk(b"EXIF", _exif_payload(infotext, base).removeprefix(_EXIF_HEADER))
+
+    first, rest = chunks[0], chunks[1:]
+    if first.fourcc == b"VP8X":
+        if first.size < 10:
+            raise ValueError("corrupt WebP: VP8X chunk is too short")
+        header = bytearray(data[first.start : first.end])
+        header[8] |= _VP8X_EXIF  # only the flag changes; canvas and other flags stay
+        out = [bytes(header)]
+    else:
+        # A simple file has no place for EXIF: give it the extended header, sized from the bitstream.
+        width, height, alpha = _bitstream_canvas(data, first)
+        flags = _VP8X_EXIF | (_VP8X_ALPHA if alpha else 0)
+        canvas = (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+        out, rest = [_riff_chunk(b"VP8X", bytes([flags, 0, 0, 0]) + canvas)], chunks
+
+    # EXIF comes after the image data (and before XMP and unknown chunks) in the spec's order.
+    last_image = max((i for i, chunk in enumerate(rest) if chunk.fourcc in _WEBP_IMAGE_CHUNKS), default=None)
+    if last_image is None:
+        raise ValueError("corrupt WebP: no image data")
+    for i, chunk in enumerate(rest):
+        if chunk.fourcc != b"EXIF":
+            out.append(data[chunk.start : chunk.end])
+        if i == last_image:
+            out.append(exif_chunk)
+    body = b"".join(out)
+    return b"RIFF" + (len(body) + 4).to_bytes(4, "little") + b"WEBP" + body
+
+
+def _read_webp(data: bytes) -> str | None:
+    for chunk in _webp_chunks(data):
+        if chunk.fourcc == b"EXIF":  # libwebp (so Pillow) reads the first one only
+            tiff = chunk.payload(data).removeprefix(_EXIF_HEADER)  # older writers kept the JPEG prefix
+            return _user_comment(_load_exif(tiff), tiff)
+    return None

@@ -29,7 +29,7 @@ T0 = datetime(2026, 11, 26, 5, 12, 33, tzinfo=timezone.utc)
 
 def tiny_image(fmt: str = "png", color: tuple[int, int, int] = (200, 30, 30), size: int = 8) -> bytes:
     buffer = io.BytesIO()
-    Image.new("RGB", (size, size), color).save(buffer, "PNG" if fmt == "png" else "JPEG")
+    Image.new("RGB", (size, size), color).save(buffer, {"png": "PNG", "jpg": "JPEG", "webp": "WEBP"}[fmt])
     return buffer.getvalue()
 
 
@@ -150,6 +150,35 @@ def test_declared_format_is_corrected_and_garbage_is_refused(history):
         history.add(data=tiny_image("png")[:40], fmt="png", prediction_id="cut", model=MODEL,
                     inputs={"prompt": "p"}, created_at=T0, predict_time=None, width=8, height=8)
     assert history.count() == 1 and image_files(history.root) == [entry.path]
+
+
+def test_webp_is_stored_with_parameters_reopened_and_reindexed(tmp_path):
+    root = tmp_path / "outputs"
+    source = tiny_image("webp", size=9)  # a simple lossy WebP, as flux-schnell returns by default
+    with History(root) as history:
+        entry = history.add(data=source, fmt="png", prediction_id="flux1", model="black-forest-labs/flux-schnell",
+                            inputs=inputs_for("a fox ☃", "webp"), created_at=T0, predict_time=0.7, width=9, height=9)
+    assert entry.format == "webp" and entry.path.suffix == ".webp"  # sniffed, whatever was declared
+    data = entry.path.read_bytes()
+    assert data[:4] == b"RIFF" and data[8:12] == b"WEBP" and entry.byte_size == len(data)
+    vp8 = source[12:]  # the bitstream chunk, copied byte for byte after the new VP8X header
+    assert source[12:16] == b"VP8 " and data[30 : 30 + len(vp8)] == vp8
+    with Image.open(entry.path) as image:
+        assert image.tobytes() == Image.open(io.BytesIO(source)).tobytes()
+        comment = image.getexif().get_ifd(0x8769)[0x9286]
+    assert comment[8:].decode("utf-16-be") == metadata.read(data)
+    prompt, params = metadata.parse_infotext(metadata.read(data))
+    assert prompt == "a fox ☃" and params["Prediction"] == "flux1" and params["Output format"] == "webp"
+
+    with History(root) as reopened:
+        assert reopened.last_reconcile.repairs == (0, 0, 0, 0) and reopened.get(entry.id) == entry
+        assert reopened.find_by_path(entry.path) == entry
+    with sqlite3.connect(root / "history.sqlite3") as db:  # as if the process died before its row
+        db.execute("DELETE FROM entries")
+    with History(root) as reconciled:
+        assert reconciled.last_reconcile.repairs == (0, 1, 0, 0)  # the .webp file was listed and read
+        restored = reconciled.get_by_prediction("flux1")
+        assert restored == Entry(**{**entry.__dict__, "id": restored.id})  # format "webp" and every field
 
 
 def test_a_prompt_too_long_for_jpeg_exif_still_saves_the_image(history):

@@ -1,4 +1,4 @@
-"""Generation parameters in PNG and JPEG files: the bytes we write, and what Pillow/A1111 read."""
+"""Generation parameters in PNG, JPEG and WebP files: the bytes we write, and what Pillow/A1111 read."""
 
 from __future__ import annotations
 
@@ -68,8 +68,41 @@ def jpeg_header_segments(data: bytes) -> tuple[list[bytes], bytes]:
     return segments, data[pos:]
 
 
+def riff_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    """(fourcc, whole chunk bytes with its pad byte) of a WebP, independently of the module."""
+    assert data[:4] == b"RIFF" and data[8:12] == b"WEBP"
+    assert int.from_bytes(data[4:8], "little") == len(data) - 8
+    chunks, pos = [], 12
+    while pos < len(data):
+        size = int.from_bytes(data[pos + 4 : pos + 8], "little")
+        chunks.append((data[pos : pos + 4], data[pos : pos + 8 + size + size % 2]))
+        pos += 8 + size + size % 2
+    return chunks
+
+
+WEBP_KINDS = {  # what Pillow (libwebp) writes for each
+    "lossy": ("RGB", {"quality": 80}, [b"VP8 "]),
+    "lossless": ("RGB", {"lossless": True}, [b"VP8L"]),
+    "lossy-alpha": ("RGBA", {"quality": 80}, [b"VP8X", b"ALPH", b"VP8 "]),
+    "lossless-alpha": ("RGBA", {"lossless": True}, [b"VP8L"]),  # alpha is a flag in the VP8L header
+}
+
+
+def webp(kind: str, size: tuple[int, int] = (37, 21), **options) -> bytes:
+    """A Pillow-made WebP; odd sizes so canvas fields and pad bytes are exercised."""
+    mode, defaults, expected = WEBP_KINDS[kind]
+    image = picture(size)
+    if mode == "RGBA":
+        image.putalpha(Image.linear_gradient("L").resize(size))
+    data = encode(image, "WEBP", **defaults, **options)
+    if not options:
+        assert [fourcc for fourcc, _ in riff_chunks(data)] == expected
+    return data
+
+
 def pillow_jpeg_comment(data: bytes) -> str:
-    """What A1111 gets: the UserComment in the Exif IFD, 'UNICODE\\0' + UTF-16 (big-endian)."""
+    """What A1111 gets: the UserComment in the Exif IFD, 'UNICODE\\0' + UTF-16 (big-endian).
+    Pillow exposes a WebP's EXIF chunk the same way."""
     raw = Image.open(io.BytesIO(data)).getexif().get_ifd(EXIF_IFD)[USER_COMMENT]
     assert raw[:8] == b"UNICODE\x00"
     return raw[8:].decode("utf-16-be")
@@ -268,22 +301,127 @@ def test_jpeg_without_parameters_reads_none(jpeg):
     assert metadata.read(jpeg) is None
 
 
+# --- WebP -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", WEBP_KINDS)
+def test_webp_round_trip_adds_exif_and_keeps_the_bitstream_byte_for_byte(kind):
+    original = webp(kind)
+    text = metadata.format_infotext("a red fox\nin snow ☃", PARAMS)
+    out = metadata.embed(original, "webp", text)
+
+    before, after = riff_chunks(original), riff_chunks(out)
+    assert [f for f, _ in after] == [b"VP8X", *(f for f, _ in before if f != b"VP8X"), b"EXIF"]
+    assert [c for c in after if c[0] not in (b"VP8X", b"EXIF")] == [c for c in before if c[0] != b"VP8X"]
+    vp8x = after[0][1]
+    assert vp8x[4:8] == (10).to_bytes(4, "little")
+    flags, canvas = vp8x[8], vp8x[12:18]
+    assert flags & 0x08  # EXIF
+    assert bool(flags & 0x10) == kind.endswith("alpha")  # alpha, taken from the VP8L header if simple
+    assert canvas == (37 - 1).to_bytes(3, "little") + (21 - 1).to_bytes(3, "little")
+    if before[0][0] == b"VP8X":  # an existing header: only the EXIF flag changes
+        assert vp8x[9:] == before[0][1][9:] and flags == before[0][1][8] | 0x08
+    assert after[-1][1][8:10] == b"MM"  # bare TIFF in the chunk, big-endian like the JPEG one
+
+    assert pillow_jpeg_comment(out) == text
+    assert metadata.read(out) == text
+    decoded, source = Image.open(io.BytesIO(out)), Image.open(io.BytesIO(original))
+    assert decoded.size == source.size and decoded.mode == source.mode
+    assert decoded.tobytes() == source.tobytes()
+
+
+def test_webp_existing_exif_is_replaced_and_its_other_tags_survive():
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation, written by Pillow into a VP8X file's EXIF chunk
+    camera = webp("lossy", exif=exif.tobytes())
+    assert [f for f, _ in riff_chunks(camera)] == [b"VP8X", b"VP8 ", b"EXIF"]
+
+    first = metadata.embed(camera, "webp", "first\nA: 1, B: 2, C: 3")
+    out = metadata.embed(first, "webp", "second ☃")
+    chunks = riff_chunks(out)
+    assert [f for f, _ in chunks] == [b"VP8X", b"VP8 ", b"EXIF"]
+    assert chunks[1] == riff_chunks(camera)[1]  # the bitstream, byte for byte
+    assert chunks[0][1][9:] == riff_chunks(camera)[0][1][9:]
+    assert Image.open(io.BytesIO(out)).getexif()[0x0112] == 6
+    assert pillow_jpeg_comment(out) == "second ☃" and metadata.read(out) == "second ☃"
+
+
+def test_webp_written_like_a1111_is_read():
+    exif = Image.Exif()
+    exif[EXIF_IFD] = {USER_COMMENT: b"UNICODE\x00" + "a1111 webp\nSteps: 20, Seed: 1, CFG scale: 7".encode("utf-16-be")}
+    a1111 = webp("lossy", exif=exif.tobytes())
+    assert metadata.read(a1111) == "a1111 webp\nSteps: 20, Seed: 1, CFG scale: 7"
+    # Older writers kept JPEG's "Exif\0\0" at the start of the chunk.
+    chunks = riff_chunks(a1111)
+    tiff = chunks[-1][1][8 : 8 + int.from_bytes(chunks[-1][1][4:8], "little")]
+    body = b"".join(c for _, c in chunks[:-1]) + b"EXIF" + (len(tiff) + 6).to_bytes(4, "little") + b"Exif\0\0" + tiff
+    body += b"\0" * (len(tiff) % 2)
+    prefixed = b"RIFF" + (len(body) + 4).to_bytes(4, "little") + b"WEBP" + body
+    assert metadata.read(prefixed) == "a1111 webp\nSteps: 20, Seed: 1, CFG scale: 7"
+    assert metadata.read(metadata.embed(prefixed, "webp", "ours")) == "ours"
+
+
+def test_webp_animation_gets_exif_after_its_frames():
+    frames = [picture((20, 10)), picture((20, 10)).transpose(Image.Transpose.FLIP_LEFT_RIGHT)]
+    animated = encode(frames[0], "WEBP", save_all=True, append_images=frames[1:], duration=100)
+    out = metadata.embed(animated, "webp", "moving ☃")
+    before, after = riff_chunks(animated), riff_chunks(out)
+    assert [f for f, _ in after] == [b"VP8X", b"ANIM", b"ANMF", b"ANMF", b"EXIF"]
+    assert after[1:4] == before[1:4]
+    assert pillow_jpeg_comment(out) == "moving ☃" and Image.open(io.BytesIO(out)).n_frames == 2
+
+
+def test_webp_xmp_stays_after_exif():
+    original = webp("lossy", xmp=b"<x:xmpmeta xmlns:x='adobe:ns:meta/'/>")
+    out = metadata.embed(original, "webp", "t")
+    assert [f for f, _ in riff_chunks(out)] == [b"VP8X", b"VP8 ", b"EXIF", b"XMP "]
+    assert riff_chunks(out)[3] == riff_chunks(original)[2]
+    assert Image.open(io.BytesIO(out)).info["xmp"] == b"<x:xmpmeta xmlns:x='adobe:ns:meta/'/>"
+
+
+def test_webp_without_parameters_reads_none():
+    assert metadata.read(webp("lossless")) is None
+
+
+@pytest.mark.parametrize("damage", ["vp8 start code", "vp8l signature", "no image chunk", "riff size"])
+def test_webp_corrupt_structure_raises_value_error(damage):
+    lossy, lossless = webp("lossy"), webp("lossless")
+    broken = {
+        "vp8 start code": lossy.replace(b"\x9d\x01\x2a", b"\x00\x01\x2a", 1),
+        "vp8l signature": lossless[:20] + b"\x00" + lossless[21:],
+        "no image chunk": b"RIFF\x16\x00\x00\x00WEBPVP8X\x0a\x00\x00\x00" + bytes(10),  # a header, nothing else
+        "riff size": lossy[:4] + (len(lossy) - 7).to_bytes(4, "little") + lossy[8:],
+    }[damage]
+    with pytest.raises(ValueError, match="WebP"):
+        metadata.embed(broken, "webp", "text")
+
+
 # --- bad input --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("data", [b"", b"garbage", b"\x89PNG\r\n\x1a\n", b"\xff\xd8", b"\xff\xd8\xff", b"GIF89a...."])
+@pytest.mark.parametrize("data", [b"", b"garbage", b"\x89PNG\r\n\x1a\n", b"\xff\xd8", b"\xff\xd8\xff", b"GIF89a....",
+                                  b"RIFF\x04\x00\x00\x00WEBP", b"RIFF\x0c\x00\x00\x00WEBPJUNK\x00\x00\x00\x00"])
 def test_garbage_raises_value_error(data):
     with pytest.raises(ValueError):
         metadata.read(data)
+    fmt = {b"\x89": "png", b"R": "webp"}.get(data[:1], "jpg")
     with pytest.raises(ValueError):
-        metadata.embed(data, "png" if data.startswith(b"\x89") else "jpg", "text")
+        metadata.embed(data, fmt, "text")
+
+
+def encoded(kind: str) -> bytes:
+    """A small file of ``kind`` with our parameters in it."""
+    if kind == "webp":
+        plain = webp("lossy-alpha", (24, 16))  # VP8X, ALPH, VP8: the most chunks to parse
+    else:
+        plain = encode(picture((24, 16)), "PNG" if kind == "png" else "JPEG")
+    return metadata.embed(plain, kind, "prompt ☃\nA: 1, B: 2, C: 3")
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.parametrize("kind", ["png", "jpg"])
+@pytest.mark.parametrize("kind", ["png", "jpg", "webp"])
 def test_every_truncation_raises_value_error(kind):
-    image = picture((24, 16))
-    data = metadata.embed(encode(image, "PNG" if kind == "png" else "JPEG"), kind, "prompt ☃\nA: 1, B: 2, C: 3")
+    data = encoded(kind)
     for cut in range(len(data)):
         with pytest.raises(ValueError):
             metadata.read(data[:cut])
@@ -293,15 +431,19 @@ def test_every_truncation_raises_value_error(kind):
 
 @pytest.mark.timeout(60)
 @pytest.mark.filterwarnings("ignore::UserWarning")  # Pillow warns about the corrupt EXIF it skips
-@pytest.mark.parametrize("kind", ["png", "jpg"])
+@pytest.mark.parametrize("kind", ["png", "jpg", "webp"])
 def test_corrupted_bytes_give_text_none_or_value_error_never_anything_else(kind):
-    data = metadata.embed(encode(picture((24, 16)), "PNG" if kind == "png" else "JPEG"), kind, "p ☃\nA: 1, B: 2, C: 3")
+    data = encoded(kind)
     rng = random.Random(1234)
-    header_end = data.find(b"IDAT") if kind == "png" else data.find(b"\xff\xda")
+    # Hit where parsing happens: the header before the image data, or a WebP's chunk headers and EXIF.
+    if kind == "webp":
+        targets = [*range(4, 30), *range(data.find(b"EXIF"), len(data))]  # RIFF, VP8X, EXIF
+    else:
+        targets = range(2, data.find(b"IDAT") if kind == "png" else data.find(b"\xff\xda"))
     for _ in range(1500):
         broken = bytearray(data)
-        for _ in range(rng.randint(1, 4)):  # mostly hit the header, where parsing happens
-            broken[rng.randrange(2, header_end)] = rng.randrange(256)
+        for _ in range(rng.randint(1, 4)):
+            broken[rng.choice(targets)] = rng.randrange(256)
         try:
             result = metadata.read(bytes(broken))
         except ValueError:
@@ -314,5 +456,9 @@ def test_format_must_match_the_bytes(png, jpeg):
         metadata.embed(jpeg, "png", "t")
     with pytest.raises(ValueError, match="not a JPEG"):
         metadata.embed(png, "jpg", "t")
+    with pytest.raises(ValueError, match="not a WebP"):
+        metadata.embed(png, "webp", "t")
+    with pytest.raises(ValueError, match="not a PNG"):
+        metadata.embed(webp("lossy"), "png", "t")
     with pytest.raises(ValueError, match="unsupported"):
         metadata.embed(png, "gif", "t")

@@ -6,7 +6,12 @@ poll interval from now; then every interval, tighter for the first few polls aft
 due it makes ONE `GET /v1/predictions` call for all of them (those not on that page get their own GET),
 otherwise one `GET /v1/predictions/{id}`. A prediction that is done (terminal, or its final output is
 in) resolves its waiters. A failed poll is logged and rescheduled; it never stops the poller.
+
 A webhook (or anything else that learns a prediction's state) can resolve waiters with `resolve()`.
+News of a done prediction that nobody watches yet (a webhook can beat the create's own answer) is
+kept for a while, so a `watch()` that starts later resolves at once. With `webhook_grace` set,
+webhooks are trusted to bring the news and polls are only a late safety net: the first one at the
+expected end plus the grace (or the grace from now), then one every max(interval, grace).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,10 +51,39 @@ class _Watch:
     polling: bool = False
 
 
+class _RecentlyFinished:
+    """Done predictions nobody was watching when their news came: the newest `size`, for `ttl` seconds."""
+
+    def __init__(self, size: int, ttl: float) -> None:
+        self.size = size
+        self.ttl = ttl
+        self._items: OrderedDict[str, tuple[float, Prediction]] = OrderedDict()
+
+    def add(self, prediction: Prediction) -> None:
+        known = self._items.get(prediction.id)
+        if known is not None and _progress(known[1]) > _progress(prediction):
+            return  # a reordered delivery: keep the later state
+        self._items[prediction.id] = (time.monotonic() + self.ttl, prediction)
+        self._items.move_to_end(prediction.id)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+    def get(self, pid: str) -> Prediction | None:
+        now = time.monotonic()
+        while self._items and next(iter(self._items.values()))[0] <= now:  # oldest first: drop the expired
+            self._items.popitem(last=False)
+        item = self._items.get(pid)
+        return None if item is None else item[1]
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
 class Poller:
     """Polls in-flight predictions for all waiters of one client.
 
-    `get(id)` and `list_recent()` are the client's own (already retrying) calls.
+    `get(id)` and `list_recent()` are the client's own (already retrying) calls. `remember` and
+    `remember_for` bound the memory of done predictions that arrived before anyone watched them.
     """
 
     def __init__(
@@ -61,6 +96,9 @@ class Poller:
         tight_polls: int = 5,
         coalesce: float = 0.05,
         max_backoff: float = 10.0,
+        webhook_grace: float | None = None,
+        remember: int = 1000,
+        remember_for: float = 120.0,
     ) -> None:
         self._get = get
         self._list_recent = list_recent
@@ -69,6 +107,8 @@ class Poller:
         self.tight_polls = tight_polls
         self.coalesce = coalesce  # polls due this soon ride along with the one due now: fewer calls
         self.max_backoff = max_backoff
+        self.webhook_grace = webhook_grace
+        self._finished = _RecentlyFinished(remember, remember_for)
         self._watches: dict[str, _Watch] = {}
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
@@ -96,15 +136,17 @@ class Poller:
         if self._closed:
             raise ReplicateError("the client is closed")
         future: asyncio.Future[Prediction] = asyncio.get_running_loop().create_future()
-        if prediction.is_done:
-            future.set_result(prediction)
+        finished = prediction if prediction.is_done else self._finished.get(prediction.id)
+        if finished is not None:
+            if finished.status != prediction.status:
+                _notify(on_update, finished)  # as a poll would have told it
+            future.set_result(finished)
             return future
         now = time.monotonic()
         watch = self._watches.get(prediction.id)
         if watch is None:
             expected_end = (started if started is not None else now) + expected_runtime if expected_runtime else None
-            due = max(expected_end, now + self.tight_interval) if expected_end else now + self.interval
-            watch = self._watches[prediction.id] = _Watch(prediction, due, expected_end)
+            watch = self._watches[prediction.id] = _Watch(prediction, self._first_due(expected_end, now), expected_end)
         waiter = _Waiter(future, on_update)
         watch.waiters.append(waiter)
         future.add_done_callback(lambda f: self._forget(prediction.id, waiter) if f.cancelled() else None)
@@ -113,7 +155,10 @@ class Poller:
         return future
 
     def resolve(self, data: dict[str, Any] | Prediction) -> bool:
-        """Feed a prediction's state learned elsewhere (e.g. a webhook). True if it was being watched."""
+        """Feed a prediction's state learned elsewhere (e.g. a webhook). True if it was being watched.
+
+        A done prediction nobody watches yet is remembered (bounded), for a `watch()` that comes later.
+        """
         try:
             prediction = data if isinstance(data, Prediction) else Prediction.from_json(data)
         except ValueError:
@@ -129,6 +174,7 @@ class Poller:
         await asyncio.gather(*tasks, return_exceptions=True)
         for watch in list(self._watches.values()):
             self._finish(watch, error=ReplicateError("the client was closed while waiting for the prediction"))
+        self._finished.clear()
 
     # -- the loop ---------------------------------------------------------------------------------------
 
@@ -197,14 +243,26 @@ class Poller:
                     watch.due = now + self._next_delay(watch, now)
             self._wake.set()
 
+    def _first_due(self, expected_end: float | None, now: float) -> float:
+        if self.webhook_grace is not None:
+            return (expected_end or now) + self.webhook_grace  # the webhook gets its chance first
+        return max(expected_end, now + self.tight_interval) if expected_end else now + self.interval
+
     def _next_delay(self, watch: _Watch, now: float) -> float:
         if watch.failures:
-            return min(self.max_backoff, self.interval * 2 ** (watch.failures - 1))
-        if watch.expected_end is not None and now >= watch.expected_end - self.tight_interval:
-            watch.polls_after_expected += 1
-            if watch.polls_after_expected <= self.tight_polls:
-                return self.tight_interval
-        return self.interval
+            delay = min(self.max_backoff, self.interval * 2 ** (watch.failures - 1))
+        elif self.webhook_grace is None and self._in_tight_phase(watch, now):
+            delay = self.tight_interval
+        else:
+            delay = self.interval
+        return delay if self.webhook_grace is None else max(delay, self.webhook_grace)
+
+    def _in_tight_phase(self, watch: _Watch, now: float) -> bool:
+        """The first few polls after the expected end, when the answer is most likely, come quicker."""
+        if watch.expected_end is None or now < watch.expected_end - self.tight_interval:
+            return False
+        watch.polls_after_expected += 1
+        return watch.polls_after_expected <= self.tight_polls
 
     def _poll_failed(self, pid: str, exc: BaseException) -> None:
         watch = self._watches.get(pid)
@@ -221,6 +279,8 @@ class Poller:
     def _update(self, prediction: Prediction) -> bool:
         watch = self._watches.get(prediction.id)
         if watch is None:
+            if prediction.is_done:
+                self._finished.add(prediction)  # its waiter may not have started watching yet
             return False
         watch.failures = 0
         if _progress(prediction) < _progress(watch.latest):

@@ -131,6 +131,12 @@ class ReplicateClient:
     `http` may be a caller-owned `httpx.AsyncClient` (then the caller closes it); `timeout` applies to
     the client this creates. `extra_download_origins` (e.g. "http://127.0.0.1:9000") lets `download()`
     fetch from plain-http mirrors or test servers, always WITHOUT the token.
+
+    `webhook_grace` (seconds) is for an app whose predictions carry a webhook that reaches `resolve()`:
+    polling becomes a late safety net (first poll at the expected end + grace, or grace from now when
+    the run time is unknown; then every max(poll_interval, grace)), so working webhooks mean no status
+    calls at all. Leave it None when some predictions are created without a webhook: they would wait
+    up to the grace for news.
     """
 
     def __init__(
@@ -145,6 +151,7 @@ class ReplicateClient:
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         retry: RetryPolicy = RetryPolicy(),
         extra_download_origins: Iterable[str] = (),
+        webhook_grace: float | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._api_origin = origin_of(self.base_url)
@@ -169,7 +176,11 @@ class ReplicateClient:
         self.calls: Counter[str] = Counter()
         self._runtimes: dict[str, float] = {}
         self._background: set[asyncio.Task[Any]] = set()
-        self._poller = Poller(get=self.get_prediction, list_recent=self._list_recent, interval=poll_interval)
+        if webhook_grace is not None and webhook_grace < 0:
+            raise ValueError("webhook_grace must not be negative")
+        self._poller = Poller(
+            get=self.get_prediction, list_recent=self._list_recent, interval=poll_interval, webhook_grace=webhook_grace
+        )
 
     def __repr__(self) -> str:
         return f"ReplicateClient(base_url={self.base_url!r}, token={self._token!r})"
@@ -293,7 +304,9 @@ class ReplicateClient:
     def resolve(self, prediction_json: dict[str, Any]) -> bool:
         """Wake the waiters of a prediction from its JSON (e.g. a webhook body), with no poll.
 
-        Returns True if someone was waiting for it.
+        Returns True if someone was waiting for it. A done prediction nobody waits for yet (its webhook
+        beat the create's answer) is remembered for a while, so a `wait()`/`run()` that starts watching
+        it later returns at once.
         """
         return self._poller.resolve(prediction_json)
 
@@ -317,6 +330,8 @@ class ReplicateClient:
         sync_wait: int | None = None,
         timeout: float | None = 600,
         on_update: OnUpdate | None = None,
+        webhook: str | None = None,
+        webhook_events_filter: list[str] | None = None,
     ) -> Prediction:
         """Create a prediction in sync mode, wait for it, and return it once its output is in.
 
@@ -324,7 +339,8 @@ class ReplicateClient:
         `"processing"` with its single output file already final. Raises PredictionFailedError
         (SafetyFilterError for E005), PredictionCanceledError, PredictionAbortedError, or
         PredictionTimeoutError after `timeout` seconds (the prediction is then canceled remotely).
-        `on_update` sees every new status.
+        `on_update` sees every new status. `webhook` (and `webhook_events_filter`) go with the create, as
+        in `create_prediction()`; feed the deliveries to `resolve()`.
 
         Cancel-safe: if the calling task is cancelled at any point, even before the create has answered,
         the remote prediction is canceled as soon as its id is known, by a background task.
@@ -342,7 +358,9 @@ class ReplicateClient:
                     log.exception("on_update callback failed")
 
         window = sync_wait if sync_wait is not None else self.sync_window(model)
-        create = asyncio.ensure_future(self.create_prediction(model, input, wait=window))
+        create = asyncio.ensure_future(self.create_prediction(
+            model, input, wait=window, webhook=webhook, webhook_events_filter=webhook_events_filter
+        ))
         try:
             prediction = await asyncio.shield(create)  # the create runs on even if we are cancelled
             seen(prediction)

@@ -147,20 +147,26 @@ def test_emulator_validates_against_each_new_schema(emulator: Emulator) -> None:
         assert httpx.get(url).content.startswith(b"\x89PNG")
 
 
-# What the emulator does not do yet for flux-schnell (it is another engineer's module): these say
-# exactly what is missing and turn into failures (strict) the day it is added, so they get removed.
-
-
-@pytest.mark.xfail(strict=True, reason="emulator gap: num_outputs is ignored; a list output always has one file")
 def test_emulator_returns_num_outputs_files(emulator: Emulator) -> None:
     client = replicate.Client(api_token="x", base_url=emulator.base_url)
     output = client.run("black-forest-labs/flux-schnell", input={"prompt": "cake", "num_outputs": 3})
-    assert len(output) == 3 and len(set(output)) == 3
+    assert [url.rsplit("/", 1)[1] for url in output] == ["output_0.webp", "output_1.webp", "output_2.webp"]
+    files = [httpx.get(url).content for url in output]
+    assert len(set(files)) == 3, "each file of a list output is its own image"
+    assert all(Image.open(io.BytesIO(data)).format == "WEBP" for data in files)
 
 
-@pytest.mark.xfail(strict=True, reason="emulator gap: sizes exist only for Imagen's five aspect ratios at 1K")
 def test_emulator_sizes_follow_flux_aspect_ratio_and_megapixels(emulator: Emulator) -> None:
     client = replicate.Client(api_token="x", base_url=emulator.base_url)
-    (url,) = client.run("black-forest-labs/flux-schnell", input={"prompt": "wide", "aspect_ratio": "21:9"})
-    width, height = Image.open(io.BytesIO(httpx.get(url).content)).size
-    assert width > 2 * height
+    for aspect_ratio, megapixels, size in [("21:9", "1", (1536, 640)), ("16:9", "1", (1344, 768)),
+                                           ("1:1", "1", (1024, 1024)), ("9:16", "0.25", (384, 672))]:
+        (url,) = client.run("black-forest-labs/flux-schnell",
+                            input={"prompt": "wide", "aspect_ratio": aspect_ratio, "megapixels": megapixels})
+        assert Image.open(io.BytesIO(httpx.get(url).content)).size == size, (aspect_ratio, megapixels)
+
+
+def test_emulator_doubles_imagen_4_sides_at_2k(emulator: Emulator) -> None:
+    client = replicate.Client(api_token="x", base_url=emulator.base_url)
+    for image_size, size in [("1K", (1408, 768)), ("2K", (2816, 1536))]:
+        url = client.run("google/imagen-4", input={"prompt": "p", "aspect_ratio": "16:9", "image_size": image_size})
+        assert Image.open(io.BytesIO(httpx.get(url).content)).size == size, image_size

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from imagen_ui.polling import Poller
 from imagen_ui.replicate_client import Prediction, ReplicateClient, RetryPolicy
 
 pytestmark = pytest.mark.anyio
@@ -155,6 +156,77 @@ async def test_resolve_wakes_a_waiter_without_a_poll(make_emulator) -> None:
         assert client.resolve(emu.prediction(created.id)) is False  # nobody waits any more
     assert done.status == "succeeded" and done.output
     assert client.calls["get"] == 0 and client.calls["list"] == 0
+
+
+async def test_a_webhook_that_beats_the_wait_ends_it_at_once(make_emulator) -> None:
+    emu = make_emulator(latency=0.2)
+    statuses: list[str] = []
+    async with client_for(emu, poll_interval=30.0) as client:
+        created = await client.create_prediction(MODEL, INPUT)
+        await wait_until(lambda: emu.prediction(created.id)["status"] == "succeeded", 2)
+        assert client.resolve(emu.prediction(created.id)) is False  # nobody waits yet: remembered
+        done = await asyncio.wait_for(client.wait(created, on_update=lambda p: statuses.append(p.status)), 1)
+        again = await asyncio.wait_for(client.wait(created), 1)  # a second waiter is served too
+    assert done.status == again.status == "succeeded" and done.output == emu.prediction(created.id)["output"]
+    assert statuses == ["succeeded"]
+    assert client.calls["get"] == 0 and client.calls["list"] == 0
+
+
+async def test_unwatched_news_is_remembered_for_a_bounded_number_and_time(make_emulator) -> None:
+    emu = make_emulator(latency=0.05)
+    gets: list[str] = []
+
+    async def get(pid: str) -> Prediction:
+        gets.append(pid)
+        return Prediction.from_json(emu.prediction(pid))
+
+    async def list_recent() -> list[Prediction]:
+        return []
+
+    poller = Poller(get=get, list_recent=list_recent, interval=0.05, remember=2, remember_for=0.5)
+    async with client_for(emu) as client:
+        first, second, third = [await client.create_prediction(MODEL, INPUT) for _ in range(3)]
+    for created in (first, second, third):
+        await wait_until(lambda: emu.prediction(created.id)["status"] == "succeeded", 2)
+        assert poller.resolve(emu.prediction(created.id)) is False
+    try:
+        await asyncio.wait_for(poller.watch(third), 1)
+        assert gets == [], "the newest news is remembered"
+        await asyncio.wait_for(poller.watch(first), 1)
+        assert gets == [first.id], "only the newest two are remembered: the oldest was polled"
+        await asyncio.sleep(0.6)
+        await asyncio.wait_for(poller.watch(second), 1)
+        assert gets == [first.id, second.id], "remembered news expires"
+    finally:
+        await poller.aclose()
+
+
+async def test_webhook_grace_holds_the_first_poll_back(make_emulator) -> None:
+    emu = make_emulator(latency=0.2)
+    async with client_for(emu, poll_interval=0.05, webhook_grace=0.8) as client:
+        started = time.monotonic()
+        done = await client.wait(await client.create_prediction(MODEL, INPUT))
+        unknown_runtime = time.monotonic() - started
+        assert client.calls["get"] == 1
+        expected = client.expected_runtime(MODEL)  # learned from that first run: about 0.2 s
+        assert expected is not None and 0.15 < expected < 0.4
+        started = time.monotonic()
+        await client.wait(await client.create_prediction(MODEL, INPUT))
+        known_runtime = time.monotonic() - started
+    assert done.status == "succeeded" and client.calls["get"] == 2
+    assert 0.8 <= unknown_runtime < 1.2, "grace from now when the run time is unknown"
+    assert expected + 0.8 <= known_runtime < expected + 1.2, "grace after the expected end"
+
+
+async def test_webhook_grace_spaces_the_later_polls_too(make_emulator) -> None:
+    emu = make_emulator(latency=1.0)
+    async with client_for(emu, poll_interval=0.05, webhook_grace=0.4) as client:
+        started = time.monotonic()
+        done = await client.wait(await client.create_prediction(MODEL, INPUT))
+        took = time.monotonic() - started
+    # Polls at about 0.4, 0.8 and 1.2 s: without the grace there would be ~20 tight polls.
+    assert done.status == "succeeded" and client.calls["get"] == 3
+    assert 1.15 < took < 1.6
 
 
 async def test_older_states_arriving_late_are_ignored(make_emulator) -> None:

@@ -42,33 +42,35 @@ class Engine:
         if cancel_after is not None:
             prediction.deadline = prediction.created_at + cancel_after
             loop.call_later(cancel_after, self.cancel, prediction)
-        spec = None if fail else prediction.image
-        image = None if spec is None else self.renderer.render(spec)
-        task = loop.create_task(self._run(prediction, loop.time() + latency, latency, spec, image))
+        specs = None if fail else prediction.images
+        renders = [self.renderer.render(spec) for spec in specs or ()]
+        task = loop.create_task(self._run(prediction, loop.time() + latency, latency, specs, renders))
         self._tasks[prediction.id] = task
         task.add_done_callback(lambda _: self._tasks.pop(prediction.id, None))
         return prediction
 
-    async def _run(self, prediction: Prediction, ends: float, latency: float, spec: ImageSpec | None,
-                   image: asyncio.Future[Any] | None) -> None:
+    async def _run(self, prediction: Prediction, ends: float, latency: float,
+                   specs: tuple[ImageSpec, ...] | None, renders: list[asyncio.Future[Any]]) -> None:
+        """Run one prediction: it fails with E005 when `specs` is None, else makes those files."""
         loop = asyncio.get_running_loop()
         await asyncio.sleep(min(latency * _STARTING_SHARE, 0.25))
         if self.store.start(prediction):
             self._notify(prediction, "start")
         await asyncio.sleep(max(0.0, ends - loop.time()))
-        if spec is None or image is None:
+        if specs is None:
             self._finish(prediction, "failed", error=e005_message(prediction.id))
             return
         try:
-            await asyncio.shield(image)  # shared with the cache: a cancel must not cancel the render
+            # Shared with the cache: a cancel must not cancel the renders.
+            await asyncio.gather(*(asyncio.shield(render) for render in renders))
         except Exception as exc:  # a render bug shows up as a failed prediction, like a model crash
             self._finish(prediction, "failed", error=f"emulator render failed: {exc!r}")
             return
-        url = f"{prediction.base_url}/files/{prediction.id}/{spec.file_name}"
-        output: Any = [url] if prediction.output_is_list else url
+        urls = [f"{prediction.base_url}/files/{prediction.id}/{spec.file_name}" for spec in specs]
+        output: Any = urls if prediction.output_is_list else urls[0]
         took = loop.time() - (ends - latency)
-        self._finish(prediction, "succeeded", output=output, file_name=spec.file_name,
-                     logs=f"Generated image in {took:.2f} seconds\n")
+        what = "image" if len(urls) == 1 else f"{len(urls)} images"
+        self._finish(prediction, "succeeded", output=output, logs=f"Generated {what} in {took:.2f} seconds\n")
 
     def cancel(self, prediction: Prediction) -> None:
         task = self._tasks.pop(prediction.id, None)

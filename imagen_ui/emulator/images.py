@@ -1,7 +1,8 @@
 """Placeholder images: a gradient drawn from the request plus the prompt's text on it.
 
 Deterministic (same spec -> same bytes: no timestamps, no randomness) and cheap: a small
-gradient scaled up, a palette for colour, one text panel, a fast encoder setting.
+gradient scaled up, a palette for colour, one text panel, a fast encoder setting. Sizes follow
+the model's own rules (see ``sizes``); each file of a list output carries its number.
 """
 
 from __future__ import annotations
@@ -64,16 +65,12 @@ class ImageSpec:
     @property
     def quality(self) -> int:
         """JPEG/WebP quality: the request's output_quality (0..100) when the model takes one."""
-        value = self.inputs.get("output_quality", _DEFAULT_QUALITY)
-        return min(100, max(0, value)) if isinstance(value, int) and not isinstance(value, bool) else _DEFAULT_QUALITY
+        return min(100, max(0, _integer(self.inputs.get("output_quality"), _DEFAULT_QUALITY)))
 
     @property
     def count(self) -> int:
         """How many files the prediction makes: num_outputs for a list output, else one."""
-        if self.index is None:
-            return 1
-        value = self.inputs.get("num_outputs", 1)
-        return max(1, value) if isinstance(value, int) and not isinstance(value, bool) else 1
+        return 1 if self.index is None else max(1, _integer(self.inputs.get("num_outputs"), 1))
 
 
 def output_specs(model: str, inputs: Mapping[str, Any], *, as_list: bool) -> tuple[ImageSpec, ...]:
@@ -81,8 +78,11 @@ def output_specs(model: str, inputs: Mapping[str, Any], *, as_list: bool) -> tup
     spec = ImageSpec.from_inputs(model, inputs)
     if not as_list:
         return (spec,)
-    first = replace(spec, index=0)
-    return tuple(replace(spec, index=i) for i in range(first.count))
+    return tuple(replace(spec, index=i) for i in range(replace(spec, index=0).count))
+
+
+def _integer(value: Any, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
 @dataclass(frozen=True)

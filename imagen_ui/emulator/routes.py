@@ -13,7 +13,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from .catalog import ModelEntry
-from .images import ImageSpec
+from .images import output_specs
 from .middleware import FORCE_FAILURE
 from .problems import bad_request, invalid, json_response, not_found, problem
 from .protocol import decode_cursor, encode_cursor, parse_cancel_after, parse_prefer
@@ -126,7 +126,7 @@ class Api:
             model=entry.ref,
             version=version,
             input=copy.deepcopy(inputs),
-            image=ImageSpec.from_inputs(entry.ref, entry.schema.with_defaults(inputs)),
+            images=output_specs(entry.ref, entry.schema.with_defaults(inputs), as_list=entry.schema.output_is_list),
             base_url=self.state.base_url,
             webhook=webhook,
             webhook_events=frozenset(events),
@@ -172,14 +172,8 @@ class Api:
     # Files, the web page, inspection -------------------------------------------------------
 
     async def file(self, request: Request) -> Response:
-        prediction = self.state.store.get(request.path_params["id"])
-        spec = None if prediction is None else prediction.image
-        if (
-            prediction is None
-            or spec is None
-            or prediction.status != "succeeded"
-            or prediction.file_name != request.path_params["file_name"]
-        ):
+        spec = self.state.store.file(request.path_params["id"], request.path_params["file_name"])
+        if spec is None:
             return not_found()  # unknown, unfinished, or removed after the retention period
         image = await self.state.renderer.render(spec)
         return Response(image.data, media_type=image.content_type,
@@ -190,8 +184,9 @@ class Api:
         if prediction is None:
             return not_found()
         data = self.state.store.render(prediction)
-        image = data["output"] if isinstance(data["output"], str) else None
-        picture = f'<p><img src="{html.escape(image)}" style="max-width:100%"></p>' if image else ""
+        output = data["output"]
+        urls = [output] if isinstance(output, str) else [u for u in output or [] if isinstance(u, str)]
+        picture = "".join(f'<p><img src="{html.escape(url)}" style="max-width:100%"></p>' for url in urls)
         return HTMLResponse(
             f"<!doctype html><title>Prediction {html.escape(data['id'])}</title>"
             f"<h1>Prediction {html.escape(data['id'])}: {html.escape(data['status'])}</h1>{picture}"

@@ -37,18 +37,17 @@ class Prediction:
     model: str
     version: str
     input: dict[str, Any]
-    image: ImageSpec | None  # what the output is drawn from; None once data is removed
+    images: tuple[ImageSpec, ...]  # what the output files are drawn from; empty once data is removed
     base_url: str
     webhook: str | None
     webhook_events: frozenset[str]
-    output_is_list: bool  # the model's Output schema is an array: wrap the URL in a list
+    output_is_list: bool  # the model's Output schema is an array: output is a list of URLs
     created_at: float
     deadline: float | None = None
     status: str = "starting"
     started_at: float | None = None
     completed_at: float | None = None
     output: Any = None
-    file_name: str | None = None
     logs: str = ""
     error: str | None = None
     data_removed: bool = False
@@ -116,6 +115,15 @@ class Store:
         with self._lock:
             return self._by_id.get(pid)
 
+    def file(self, pid: str, name: str) -> ImageSpec | None:
+        """The output file `name` of prediction `pid`, while it is served (succeeded, not yet removed)."""
+        self.expire()
+        with self._lock:
+            prediction = self._by_id.get(pid)
+            if prediction is None or prediction.status != "succeeded":
+                return None
+            return next((spec for spec in prediction.images if spec.file_name == name), None)
+
     def render(self, prediction: Prediction) -> dict[str, Any]:
         self.expire()
         with self._lock:
@@ -158,7 +166,7 @@ class Store:
             return True
 
     def finish(self, prediction: Prediction, status: str, *, output: Any = None,
-               file_name: str | None = None, logs: str | None = None, error: str | None = None) -> bool:
+               logs: str | None = None, error: str | None = None) -> bool:
         """Move to a terminal status once; later calls (a cancel after success...) change nothing."""
         with self._lock:
             if prediction.terminal:
@@ -169,7 +177,6 @@ class Store:
             if prediction.started_at is None:
                 prediction.started_at = now  # as Replicate reports a prediction canceled while starting
             prediction.output = output
-            prediction.file_name = file_name
             prediction.error = error
             if logs is not None:
                 prediction.logs = logs
@@ -188,5 +195,4 @@ class Store:
                 prediction.input = {}
                 prediction.output = None
                 prediction.logs = ""
-                prediction.image = None
-                prediction.file_name = None
+                prediction.images = ()

@@ -12,6 +12,9 @@ logger = logging.getLogger(__name__)
 
 OFFLINE_TOKEN = "offline-emulator"  # what the app sends to its own in-process emulator
 OFFLINE_LATENCY = 1.5  # seconds: placeholders arrive about as fast as imagen-4-fast's real images
+WEBHOOK_PATH = "/webhooks/replicate"
+# With webhooks, the first poll waits this long past a prediction's expected end: a safety net.
+WEBHOOK_GRACE = 5.0
 
 
 @dataclass
@@ -21,6 +24,7 @@ class App:
     service: object  # GenerationService
     schema_source: str  # "live" or "bundled"
     emulator: object | None = None
+    webhooks: object | None = None  # the WebhookReceiver, when the app has a public URL
     _closed: bool = field(default=False, repr=False)
 
     @property
@@ -43,6 +47,10 @@ class App:
         # it must be given the same figure ui.build set before the queue was made.
         options.setdefault("max_threads", self.demo.max_threads)
         options.setdefault("auth", gradio_auth(settings))
+        if self.webhooks is not None:
+            # Gradio hands app_kwargs to FastAPI: the route lives on the app's own server, outside
+            # the login (Replicate must reach it; the signature check is its lock).
+            options.setdefault("app_kwargs", {"routes": [self.webhooks.route]})
         for key, value in LAUNCH_OPTIONS.items():
             options.setdefault(key, value)
         self.demo.launch(**options)
@@ -80,6 +88,7 @@ def create_app(settings: Settings, *, emulator=None) -> App:
     from imagen_ui.quota import quota_from_settings, trust_forwarded_for
     from imagen_ui.replicate_client import ReplicateClient
     from imagen_ui.service import GenerationService
+    from imagen_ui.webhook_route import WebhookReceiver
 
     started_here = False
     if emulator is None and settings.use_emulator:
@@ -95,7 +104,11 @@ def create_app(settings: Settings, *, emulator=None) -> App:
             base_url, token = settings.api_base or "https://api.replicate.com", settings.token
         catalog = load_catalog(settings.offered_models, base_url, token)
         default = _opening_model(settings.model, catalog)
-        client = ReplicateClient(token, base_url=base_url)
+        webhook_url = settings.public_url.rstrip("/") + WEBHOOK_PATH if settings.public_url else None
+        client = ReplicateClient(token, base_url=base_url,
+                                 webhook_grace=WEBHOOK_GRACE if webhook_url else None)
+        webhooks = (WebhookReceiver(secret_provider=client.webhook_secret, on_prediction=client.resolve,
+                                    path=WEBHOOK_PATH) if webhook_url else None)
         history = History(settings.history_dir)
         # Served straight from the history: Gradio would otherwise hash and copy every image into
         # its cache on every update that shows it. They never change once written.
@@ -110,6 +123,7 @@ def create_app(settings: Settings, *, emulator=None) -> App:
             has_token=bool(token),
             quota=quota_from_settings(settings) if settings.quotas_active else None,
             visitor_api_base=settings.api_base or "https://api.replicate.com",
+            webhook_url=webhook_url,
         )
         notice = offline_notice(settings.public) if emulator is not None else None
         demo = ui.build(service, offline_notice=notice, analytics=settings.analytics,
@@ -118,7 +132,8 @@ def create_app(settings: Settings, *, emulator=None) -> App:
         if started_here:
             emulator.stop()
         raise
-    return App(settings, demo, service, catalog[default].source, emulator if started_here else None)
+    return App(settings, demo, service, catalog[default].source, emulator if started_here else None,
+               webhooks)
 
 
 def _opening_model(wanted: str, catalog: dict) -> str:

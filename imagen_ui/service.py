@@ -121,6 +121,7 @@ class GenerationService:
         has_token: bool = True,
         quota: Quota | None = None,
         visitor_api_base: str = "https://api.replicate.com",
+        webhook_url: str | None = None,
     ) -> None:
         self.client = client
         self.catalog = dict(catalog)
@@ -134,6 +135,9 @@ class GenerationService:
         self._in_flight = asyncio.Semaphore(max_in_flight)
         self._creates = TokenBucket(rate=CREATES_PER_SECOND, burst=CREATE_BURST)
         self.quota = quota
+        # Where Replicate can reach this app: predictions then report their end by webhook and
+        # polling is only the safety net (see bootstrap).
+        self.webhook_url = webhook_url
         self.visitor_api_base = visitor_api_base
         self._visitor_clients = VisitorClients(visitor_api_base)
         self._sessions: dict[str, set[asyncio.Task]] = defaultdict(set)
@@ -327,7 +331,12 @@ class GenerationService:
                 def on_update(prediction: Prediction) -> None:
                     update(index, status=_shown_status(prediction.status), prediction_id=prediction.id)
 
-                prediction = await client.run(model, inputs, timeout=self.timeout, on_update=on_update)
+                # Visitors' clients are not woken by our webhook route (it knows the host's secret only).
+                webhook = self.webhook_url if client is self.client else None
+                prediction = await client.run(
+                    model, inputs, timeout=self.timeout, on_update=on_update, webhook=webhook,
+                    webhook_events_filter=["completed"] if webhook else None,
+                )
                 update(index, prediction_id=prediction.id, predict_time=prediction.predict_time)
                 paths = await self._keep(client, model, prediction, inputs, owner)
             update(index, status="succeeded", paths=paths, finished_at=time.monotonic())

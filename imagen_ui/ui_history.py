@@ -127,7 +127,8 @@ def _cell(text: str) -> str:
 
 def _details(entry: Entry) -> str:
     """The entry's prompt and parameters, as Markdown (escaped: prompts are user text)."""
-    rows = [("Model", entry.model), ("Created", entry.created_at.replace("T", " ").rstrip("Z") + " UTC"),
+    created = entry.created_at.replace("T", " ").rstrip("Z").split(".")[0]
+    rows = [("Model", entry.model), ("Created", f"{created} UTC"),
             ("Size", f"{entry.width}×{entry.height} {entry.format.upper()}, {entry.byte_size / 1024:.0f} KiB")]
     if entry.predict_time is not None:
         rows.append(("Model time", f"{entry.predict_time:.1f} s"))
@@ -135,4 +136,4 @@ def _details(entry: Entry) -> str:
              if name != "prompt"]
     rows.append(("Prediction", entry.prediction_id))
     table = "\n".join(f"| {_cell(k)} | {_cell(v)} |" for k, v in rows)
-    return f"**Prompt:** {html.escape(entry.prompt)}\n\n| | |\n|---|---|\n{table}"
+    return f"**Prompt:** {html.escape(entry.prompt)}\n\n| Setting | Value |\n|---|---|\n{table}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
@@ -110,3 +112,25 @@ def test_use_via_api_shows_the_current_request_without_a_token(emulator, tmp_pat
         page.get_by_role("tab", name="curl").click()
         expect(page.locator("#api-curl")).to_contain_text("$REPLICATE_API_TOKEN")
         assert "r8_SECRET" not in page.content()
+
+
+def test_a_generation_completed_by_webhook_makes_no_status_calls(make_emulator, tmp_path):
+    from playground import free_port
+
+    emulator = make_emulator(latency=1.6)  # longer than the 1 s sync window: the webhook must tell
+    port = free_port()
+    with serve(tmp_path / "o", api_base=emulator.base_url, port=port,
+               public_url=f"http://127.0.0.1:{port}") as (app, url):
+        client = Client(url, verbose=False, analytics_enabled=False)
+        for n in (1, 2):
+            started = time.monotonic()
+            gallery, _ = client.predict(f"told by webhook {n}", "1:1", "jpg", "block_only_high", n,
+                                        api_name="/generate")
+            assert len(gallery) == n
+            assert time.monotonic() - started < 3.5  # not the polling safety net, 5 s later
+        calls = app.service.client.calls
+        assert calls["get"] == 0 and calls["list"] == 0, calls  # polling never had to step in
+        assert app.webhooks.counts["accepted"] >= 3, app.webhooks.counts
+        creates = [r for r in emulator.requests if r.method == "POST" and r.path.endswith("/predictions")]
+        assert all(b'"webhook": "http://127.0.0.1:' in r.body or b'"webhook":"http://127.0.0.1:' in r.body
+                   for r in creates)

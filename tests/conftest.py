@@ -41,3 +41,9 @@ def make_emulator() -> Iterator[Callable[..., Emulator]]:
     finally:
         for emu in started:
             emu.stop()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests (pytest.mark.anyio) run on asyncio, the loop the app runs on."""
+    return "asyncio"

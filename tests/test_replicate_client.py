@@ -9,6 +9,9 @@ import socket
 import httpx
 import pytest
 
+from client_helpers import FAST_RETRY
+from client_helpers import client_for as shared_client_for
+
 from imagen_ui.replicate_client import (
     AmbiguousCreateError,
     InvalidInputError,
@@ -21,7 +24,6 @@ from imagen_ui.replicate_client import (
     RateLimitedError,
     ReplicateClient,
     ReplicateError,
-    RetryPolicy,
     SafetyFilterError,
     ServerError,
     UnauthenticatedError,
@@ -33,18 +35,11 @@ MODEL = "google/imagen-4-fast"
 CREATE_PATH = f"/v1/models/{MODEL}/predictions"
 INPUT = {"prompt": "a lighthouse at dusk"}
 TOKEN = "r8_TESTtoken_must_never_leak_0123456789"
-FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=2.0)
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 def client_for(emu, **kwargs) -> ReplicateClient:
-    kwargs.setdefault("retry", FAST_RETRY)
-    kwargs.setdefault("poll_interval", 0.1)
-    return ReplicateClient(kwargs.pop("token", TOKEN), base_url=emu.base_url, **kwargs)
+    kwargs.setdefault("token", TOKEN)
+    return shared_client_for(emu, **kwargs)
 
 
 def closed_port() -> int:

@@ -11,6 +11,8 @@ import io
 
 import httpx
 import pytest
+
+from client_helpers import image_bytes
 from PIL import Image
 
 from imagen_ui.downloads import DownloadPolicy
@@ -22,15 +24,6 @@ MODEL = "google/imagen-4-fast"
 TOKEN = "r8_download_test_token"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (64, 48)) -> bytes:
-    buffer = io.BytesIO()
-    Image.effect_noise(size, 60).convert("RGB").save(buffer, fmt)  # noise: does not compress away
-    return buffer.getvalue()
 
 
 async def emulator_output(client: ReplicateClient, output_format: str = "jpg") -> str:

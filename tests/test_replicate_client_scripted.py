@@ -8,7 +8,6 @@ sync answer with the output in while the status says `processing`, a list page t
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -17,7 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from PIL import Image
+
+from client_helpers import image_bytes
 
 from imagen_ui.replicate_client import (
     DownloadError,
@@ -39,15 +39,6 @@ TOKEN = "r8_scripted_test_token"
 FAST_RETRY = RetryPolicy(attempts=2, base_delay=0.01)
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (64, 48)) -> bytes:
-    buffer = io.BytesIO()
-    Image.effect_noise(size, 60).convert("RGB").save(buffer, fmt)  # noise: does not compress away
-    return buffer.getvalue()
 
 
 @dataclass

@@ -7,25 +7,21 @@ import time
 
 import pytest
 
+from client_helpers import client_for as shared_client_for
+
 from imagen_ui.polling import Poller
-from imagen_ui.replicate_client import Prediction, ReplicateClient, RetryPolicy
+from imagen_ui.replicate_client import Prediction, ReplicateClient
 
 pytestmark = pytest.mark.anyio
 
 MODEL = "google/imagen-4-fast"
 CREATE_PATH = f"/v1/models/{MODEL}/predictions"
 INPUT = {"prompt": "a lighthouse at dusk"}
-FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=2.0)
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 def client_for(emu, **kwargs) -> ReplicateClient:
-    kwargs.setdefault("retry", FAST_RETRY)
-    return ReplicateClient("r8_test", base_url=emu.base_url, **kwargs)
+    kwargs.setdefault("poll_interval", 0.5)  # the waiting tests measure the client's own pacing
+    return shared_client_for(emu, **kwargs)
 
 
 async def wait_until(condition, timeout: float, step: float = 0.02) -> float:

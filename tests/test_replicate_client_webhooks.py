@@ -24,10 +24,6 @@ MODEL = "google/imagen-4-fast"
 LATENCY = 1.5  # longer than run()'s 1 s sync window: the answer comes back unfinished, then it waits
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
 
 class _QuietServer(uvicorn.Server):
     @contextlib.contextmanager

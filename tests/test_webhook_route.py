@@ -252,10 +252,6 @@ def test_processing_after_processing_with_an_earlier_start_is_ignored(served: Se
 # --- (f) end to end: emulator -> Gradio route -> client.resolve -> waiter ----------------------------------
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
 
 @pytest.mark.anyio
 async def test_the_emulators_webhook_wakes_a_waiting_client(make_emulator: Any) -> None:

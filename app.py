@@ -28,6 +28,7 @@ app = create_app(settings)
 demo = app.demo
 
 if __name__ == "__main__":
+    app.stop_on_signals()
     try:
         app.launch()
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 from dataclasses import dataclass, field
 
 from imagen_ui.config import Settings
@@ -15,6 +16,9 @@ OFFLINE_LATENCY = 1.5  # seconds: placeholders arrive about as fast as imagen-4-
 WEBHOOK_PATH = "/webhooks/replicate"
 # With webhooks, the first poll waits this long past a prediction's expected end: a safety net.
 WEBHOOK_GRACE = 5.0
+# On SIGTERM/Ctrl+C, images in flight get this long to finish and be stored before the rest are
+# cancelled (docker and systemd wait 10 s before they kill).
+STOP_GRACE = 8.0
 
 
 @dataclass
@@ -59,12 +63,30 @@ class App:
             logger.warning("No public share link (no internet?): serving locally at %s only.",
                            getattr(self.demo, "local_url", f"http://{settings.host}:{settings.port}"))
 
+    def stop_on_signals(self) -> None:
+        """SIGTERM or Ctrl+C: finish (or cancel on Replicate) what is in flight, then stop serving.
+        Python's default would kill the process at once and leave billed predictions running."""
+
+        def stop(signum: int, frame: object) -> None:
+            # A second signal stops at once.
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            logger.info("Stopping: giving images in flight up to %g s to finish", STOP_GRACE)
+            self.service.shutdown(STOP_GRACE)
+            raise KeyboardInterrupt  # Gradio's launch() then closes its server and returns
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+
     def close(self) -> None:
         """Stop serving and stop the offline emulator with the app (it never outlives it)."""
         if self._closed:
             return
         self._closed = True
         try:
+            # While Gradio's loop still runs: cancel what is left on Replicate, close the clients,
+            # and let no worker thread write to the history after it is closed.
+            self.service.shutdown(0.0)
             self.demo.close()
         finally:
             if self.emulator is not None:

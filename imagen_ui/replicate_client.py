@@ -85,6 +85,8 @@ DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 # Sized for 64+ predictions in flight, each holding a sync create open, plus polls and downloads.
 DEFAULT_LIMITS = httpx.Limits(max_connections=256, max_keepalive_connections=128)
 DOWNLOAD_LIMITS = httpx.Limits(max_connections=8, max_keepalive_connections=8)
+# About 15 s of tries in all: the first at once, so a cancel still lands within the 2 s a click needs.
+CANCEL_RETRY = RetryPolicy(attempts=8, base_delay=0.25, max_delay=4.0)
 SYNC_READ_MARGIN = 5.0  # read timeout above the sync window: Replicate answers at the window's end
 QUICK_MODEL_SECONDS = 1.5  # a model expected to finish this fast gets a 2 s window: done on the first trip
 RUNTIME_SMOOTHING = 0.3  # EWMA weight of the newest run time
@@ -498,6 +500,8 @@ class ReplicateClient:
         if (authorization := self._authorization()) is not None:
             all_headers["Authorization"] = authorization
         extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+        # A cancel not delivered leaves a billed prediction running: it keeps trying for longer.
+        policy = CANCEL_RETRY if mode == "cancel" else self.retry
         attempt = 0
         while True:
             attempt += 1
@@ -508,7 +512,7 @@ class ReplicateClient:
                     raise AmbiguousCreateError(
                         f"create request failed after it was sent ({failure.reason}); a prediction may exist"
                     )
-                delay = self.retry.delay(attempt)
+                delay = policy.delay(attempt)
                 if delay is None:
                     raise NetworkError(f"{kind} request failed: {failure.reason}")
                 log.info("%s request failed (%s); retry %d in %.2f s", kind, failure.reason, attempt, delay)
@@ -528,9 +532,10 @@ class ReplicateClient:
                     title=error.title,
                     detail=error.detail,
                 )
-            retryable = status == 429 or (status >= 500 and mode == "idempotent")
+            # GETs and cancels are idempotent: a 5xx is worth another try (a create's is not).
+            retryable = status == 429 or (status >= 500 and mode in ("idempotent", "cancel"))
             retry_after = error.retry_after if isinstance(error, RateLimitedError) else None
-            delay = self.retry.delay(attempt, retry_after) if retryable else None
+            delay = policy.delay(attempt, retry_after) if retryable else None
             if delay is None:
                 raise error
             log.info("%s request got HTTP %d; retry %d in %.2f s", kind, status, attempt, delay)

@@ -58,6 +58,10 @@ class ImageSlot:
         return self.status in ("succeeded", "failed", "canceled")
 
 
+class ShuttingDown(Exception):
+    """A click that arrives while the app is stopping."""
+
+
 @dataclass(frozen=True)
 class Job:
     """One image to make: which model, with which validated inputs."""
@@ -142,6 +146,8 @@ class GenerationService:
         self._visitor_clients = VisitorClients(visitor_api_base)
         self._sessions: dict[str, set[asyncio.Task]] = defaultdict(set)
         self._last: dict[str, Snapshot] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None  # where the generations run
+        self._accepting = True
 
     @property
     def model(self) -> str:
@@ -219,6 +225,9 @@ class GenerationService:
         session: str | None = None,
     ) -> AsyncIterator[Snapshot]:
         """Make one image per job, all in parallel (one click, or one Compare across models)."""
+        if not self._accepting:
+            raise ShuttingDown("The app is restarting. Try again in a moment.")
+        self._loop = asyncio.get_running_loop()
         client = self._visitor_clients.get(visitor.token) if visitor.token else self.client
         reservation = None
         if not visitor.token and self.quota is not None and self.quota.enabled:
@@ -307,6 +316,32 @@ class GenerationService:
             return None
         model = found["model"] if found["model"] in self.catalog else self.default_model
         return model, self.form_values(found["inputs"], model)
+
+    async def drain(self, grace: float) -> None:
+        """Stop taking clicks; give the images in flight up to `grace` seconds to finish and be
+        stored (each one is billed); cancel the rest on Replicate; close the clients."""
+        if not self._accepting:
+            return  # drained already
+        self._accepting = False
+        tasks = {task for tasks in self._sessions.values() for task in tasks}
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=5)
+        await self.aclose()  # waits (briefly) for the cancels sent in the background
+
+    def shutdown(self, grace: float) -> None:
+        """`drain` from another thread (a signal handler), blocking until it is done."""
+        loop = self._loop
+        if loop is None or not loop.is_running():
+            return  # nothing ever ran, or the loop is gone already
+        future = asyncio.run_coroutine_threadsafe(self.drain(grace), loop)
+        try:
+            future.result(timeout=grace + 20)
+        except Exception:  # noqa: BLE001 - stopping anyway; say what could not be finished
+            logger.warning("Stopped before every image in flight was finished or cancelled")
 
     async def check_token(self, token: str) -> str:
         """The Replicate user name a visitor's token belongs to (raises the client's typed errors)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import inspect
 from pathlib import Path
@@ -10,12 +9,12 @@ from pathlib import Path
 import gradio as gr
 
 from imagen_ui import snippets, status, ui_account, ui_compare, ui_history
+from imagen_ui.ui_common import Who, session_of, stream
 from imagen_ui.catalog import ModelEntry
-from imagen_ui.quota import QuotaExceeded, visitor_keys
 from imagen_ui.schema import InvalidRequest, ModelSchema
-from imagen_ui.service import GenerationService, Visitor
+from imagen_ui.service import GenerationService
 from imagen_ui.ui_form import Form, Forms, controls_for, slug, unchecked
-from imagen_ui.visitor import SET_COOKIE_JS, visitor_id
+from imagen_ui.visitor import SET_COOKIE_JS
 
 # The prompt from the model's Replicate page, and a few that show the controls off.
 REPLICATE_PAGE_PROMPT = (
@@ -101,40 +100,6 @@ def build(
     demo.max_threads = max_threads
     demo.queue(default_concurrency_limit=None)
     return demo
-
-
-class Who:
-    """Turns a request into the service's Visitor: history owner and quota keys in public mode."""
-
-    def __init__(self, public: bool, trust_forwarded: bool) -> None:
-        self.public = public
-        self.trust_forwarded = trust_forwarded
-
-    def __call__(self, request: gr.Request, token: str | None) -> Visitor:
-        if not self.public:
-            return Visitor(token=token or None)
-        keys = tuple(visitor_keys(request, trust_forwarded=self.trust_forwarded))
-        return Visitor(owner=visitor_id(request), keys=keys, token=token or None)
-
-
-async def stream(generation, render, item=lambda slot, path: str(path)):
-    """Yield (gallery, status) for each snapshot of `generation`; the quota is checked first.
-    `item(slot, path)` makes a gallery item of a stored file (a path, or a (path, caption) pair)."""
-    async with contextlib.aclosing(generation):
-        try:
-            last = await anext(generation)  # the quota is checked before anything is sent
-        except QuotaExceeded as error:
-            raise gr.Error(str(error), title="Limit reached") from None
-        yield [], render(last)
-        async for snapshot in generation:
-            last = snapshot
-            # The whole list each time, not gr.skip(): in Gradio 6 a skip is an "update" that builds
-            # a new Gallery and its config per yield, which costs more than re-sending a few paths
-            # (served as static files, so nothing is copied).
-            yield [item(slot, path) for slot in snapshot.slots for path in slot.paths], render(snapshot)
-    failures = [s.message for s in last.slots if s.status == "failed"]
-    if not last.paths and failures:
-        raise gr.Error(failures[0], title="No image was made")
 
 
 def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Forms:
@@ -237,7 +202,7 @@ def _wire_generate(service, form: Form, prompt, count, own_token, who: Who, gall
             inputs, n = service.validate(dict(zip(["prompt", *form.names], field_values)), num_images,
                                          model=model)
         except InvalidRequest as error:
-            raise gr.Error(str(error), title="Check the form") from None
+            raise gr.Error(str(error), title="Check the form", print_exception=False) from None
         generation = service.generate(inputs, n, model=model, visitor=who(request, token),
                                       session=session_of(request))
         async for update in stream(generation, status.render):
@@ -330,7 +295,3 @@ def _examples(form: Form, prompt: gr.Textbox, schema: ModelSchema | None) -> Non
         return
     aspect = form.controls[form.names.index("aspect_ratio")]
     gr.Examples([list(e) for e in EXAMPLES], inputs=[prompt, aspect], label="Examples")
-
-
-def session_of(request: gr.Request | None) -> str | None:
-    return getattr(request, "session_hash", None) if request is not None else None

@@ -8,11 +8,10 @@ import gradio as gr
 from imagen_ui import status
 from imagen_ui.schema import InvalidRequest, choice_label
 from imagen_ui.service import GenerationService
+from imagen_ui.ui_common import Who, session_of, stream
 
 
-def build(service: GenerationService, own_token: gr.State, who) -> None:
-    from imagen_ui.ui import session_of, stream  # the shared streaming helpers
-
+def build(service: GenerationService, own_token: gr.State, who: Who) -> None:
     usable = [m for m, e in service.catalog.items() if e.usable]
     ratios = _shared_choices(service, usable, "aspect_ratio")
     with gr.Row(equal_height=False):
@@ -42,7 +41,7 @@ def build(service: GenerationService, own_token: gr.State, who) -> None:
             generation = service.compare(prompt, list(models or []), common,
                                          visitor=who(request, token), session=session_of(request))
         except InvalidRequest as error:
-            raise gr.Error(str(error), title="Check the form") from None
+            raise gr.Error(str(error), title="Check the form", print_exception=False) from None
         async for update in stream(generation, status.render_by_model, _captioned):
             yield update
 

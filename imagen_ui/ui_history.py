@@ -96,7 +96,7 @@ def build(service: GenerationService, forms, tabs: gr.Tabs, public: bool, tab: g
     def reuse_settings(entry_id: int | None, request: gr.Request):
         entry = service.history_entry(viewer(request), entry_id)
         if entry is None:
-            raise gr.Error("That image is no longer in the history.")
+            raise gr.Error("That image is no longer in the history.", print_exception=False)
         gr.Info("Settings copied to the Generate tab.")
         model = entry.model if entry.model in service.catalog else service.default_model
         values = service.form_values(entry.inputs, model)

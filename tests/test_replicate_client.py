@@ -292,6 +292,19 @@ async def test_cancel_is_retried_after_429(make_emulator) -> None:
     assert emu.count("POST", f"/v1/predictions/{created.id}/cancel") == 2
 
 
+async def test_cancel_keeps_trying_through_server_errors(make_emulator) -> None:
+    # An undelivered cancel leaves a billed prediction running: 5xx answers are tried again,
+    # more times than an ordinary call would be.
+    emu = make_emulator(latency=30.0)
+    async with client_for(emu) as client:
+        created = await client.create_prediction(MODEL, INPUT)
+        emu.inject_fault("POST", f"/v1/predictions/{created.id}/cancel", 503, times=4)
+        canceled = await client.cancel_prediction(created.id)
+    assert canceled.status == "canceled"
+    assert emu.count("POST", f"/v1/predictions/{created.id}/cancel") == 5
+    assert emu.prediction(created.id)["status"] == "canceled"
+
+
 async def test_wait_timeout_cancels_the_prediction_remotely(make_emulator) -> None:
     emu = make_emulator(latency=5.0)
     async with client_for(emu) as client:

@@ -1,0 +1,51 @@
+"""Pieces the page's tabs share: who is asking, and streaming a generation into gallery + status."""
+
+from __future__ import annotations
+
+import contextlib
+
+import gradio as gr
+
+from imagen_ui.quota import QuotaExceeded, visitor_keys
+from imagen_ui.service import ShuttingDown, Visitor
+from imagen_ui.visitor import visitor_id
+
+
+class Who:
+    """Turns a request into the service's Visitor: history owner and quota keys in public mode."""
+
+    def __init__(self, public: bool, trust_forwarded: bool) -> None:
+        self.public = public
+        self.trust_forwarded = trust_forwarded
+
+    def __call__(self, request: gr.Request, token: str | None) -> Visitor:
+        if not self.public:
+            return Visitor(token=token or None)
+        keys = tuple(visitor_keys(request, trust_forwarded=self.trust_forwarded))
+        return Visitor(owner=visitor_id(request), keys=keys, token=token or None)
+
+
+async def stream(generation, render, item=lambda slot, path: str(path)):
+    """Yield (gallery, status) for each snapshot of `generation`; the quota is checked first.
+    `item(slot, path)` makes a gallery item of a stored file (a path, or a (path, caption) pair)."""
+    async with contextlib.aclosing(generation):
+        try:
+            last = await anext(generation)  # the quota is checked before anything is sent
+        except QuotaExceeded as error:
+            raise gr.Error(str(error), title="Limit reached", print_exception=False) from None
+        except ShuttingDown as error:
+            raise gr.Error(str(error), title="Restarting", print_exception=False) from None
+        yield [], render(last)
+        async for snapshot in generation:
+            last = snapshot
+            # The whole list each time, not gr.skip(): in Gradio 6 a skip is an "update" that builds
+            # a new Gallery and its config per yield, which costs more than re-sending a few paths
+            # (served as static files, so nothing is copied).
+            yield [item(slot, path) for slot in snapshot.slots for path in slot.paths], render(snapshot)
+    failures = [s.message for s in last.slots if s.status == "failed"]
+    if not last.paths and failures:
+        raise gr.Error(failures[0], title="No image was made", print_exception=False)
+
+
+def session_of(request: gr.Request | None) -> str | None:
+    return getattr(request, "session_hash", None) if request is not None else None

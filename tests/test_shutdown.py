@@ -1,0 +1,86 @@
+"""Stopping the app (SIGTERM, as docker, systemd and Spaces do) loses no billed image."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from playground import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start_app(emulator_url: str, history: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**os.environ, "REPLICATE_API_TOKEN": "r8_test", "GRADIO_ANALYTICS_ENABLED": "False"}
+    process = subprocess.Popen(
+        [sys.executable, "app.py", "--api-base", emulator_url, "--port", str(port),
+         "--history-dir", str(history)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"the app did not start: {process.stderr.read()}")
+
+
+def click(url: str, n: int) -> None:
+    """Start a generation through Gradio's HTTP API and leave it running."""
+    answer = httpx.post(f"{url}/gradio_api/call/generate",
+                        json={"data": ["stopping soon", "1:1", "jpg", "block_only_high", n]})
+    answer.raise_for_status()
+
+
+def rows(history: Path) -> int:
+    with sqlite3.connect(f"file:{history / 'history.sqlite3'}?mode=ro", uri=True) as db:
+        return db.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
+
+
+@pytest.mark.timeout(90)
+def test_sigterm_lets_images_in_flight_finish_and_keeps_them(make_emulator, tmp_path):
+    emulator = make_emulator(latency=2.0)
+    app, url = start_app(emulator.base_url, tmp_path)
+    try:
+        click(url, 2)
+        deadline = time.monotonic() + 5
+        while len(emulator.predictions()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        app.send_signal(signal.SIGTERM)
+        assert app.wait(timeout=30) == 0
+    finally:
+        app.kill()
+    assert [p["status"] for p in emulator.predictions()] == ["succeeded", "succeeded"]
+    assert rows(tmp_path) == 2  # billed, so kept
+
+
+@pytest.mark.timeout(90)
+def test_sigterm_cancels_on_replicate_what_cannot_finish_in_time(make_emulator, tmp_path):
+    emulator = make_emulator(latency=120.0)
+    app, url = start_app(emulator.base_url, tmp_path)
+    try:
+        click(url, 3)
+        deadline = time.monotonic() + 5
+        while len(emulator.predictions()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stopped = time.monotonic()
+        app.send_signal(signal.SIGTERM)
+        assert app.wait(timeout=30) == 0
+        assert time.monotonic() - stopped < 15  # within the grace docker and systemd give
+    finally:
+        app.kill()
+    assert [p["status"] for p in emulator.predictions()] == ["canceled"] * 3
+    assert rows(tmp_path) == 0

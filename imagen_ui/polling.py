@@ -197,8 +197,9 @@ class Poller:
         now = time.monotonic()
         earliest = min((w.due for _, w in idle), default=None)
         if earliest is None or earliest > now:
-            try:
-                await asyncio.wait_for(self._wake.wait(), None if earliest is None else earliest - now)
+            try:  # asyncio.timeout: wait_for on 3.11 can swallow the cancel that closes the poller
+                async with asyncio.timeout(None if earliest is None else earliest - now):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
             return

@@ -250,8 +250,11 @@ class GenerationService:
             self._last[key] = snapshot
             yield snapshot
             while not snapshot.done:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(changed.wait(), HEARTBEAT_SECONDS)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancel (the Stop
+                # button) that arrives just as the event is set, and the click would run on.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(HEARTBEAT_SECONDS):
+                        await changed.wait()
                 changed.clear()
                 snapshot = Snapshot(tuple(slots))
                 self._last[key] = snapshot

@@ -49,6 +49,7 @@ SHORTCUT_JS = """
     const buttons = [...document.querySelectorAll("button.generate-button")];
     buttons.find((button) => button.offsetParent !== null)?.click();
   });
+  document.body.dataset.shortcuts = "ready";  // lets a test (or a script) know the key works
 }
 """
 CSS = """

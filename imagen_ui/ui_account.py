@@ -7,6 +7,7 @@ from which /generate takes it. It is never shown, logged or stored anywhere else
 
 from __future__ import annotations
 
+import html
 import secrets
 from pathlib import Path
 
@@ -44,7 +45,7 @@ def build(demo: gr.Blocks, service: GenerationService, secret_dir: Path) -> gr.S
         except ReplicateError as error:
             service.forget_token(token)
             return None, _refused(error)
-        return token, f"Using your token (Replicate account **{user}**): no limit applies."
+        return token, f"Using your token (Replicate account **{html.escape(user)}**): no limit applies."
 
     check.click(use, inputs=box, outputs=[own_token, whose], api_visibility="private")
     # Client side only: the browser keeps its own copy for the next visit.

@@ -84,6 +84,7 @@ def test_generate_16_9_png_and_download_it(site, page, tmp_path):
 def test_ctrl_enter_in_the_prompt_generates(site, page):
     url, emulator = site
     page.goto(url)
+    page.locator("body[data-shortcuts=ready]").wait_for(state="attached")
     box = page.locator("#prompt textarea")
     box.fill("keyboard shortcut test")
     box.press("Control+Enter")

@@ -444,3 +444,19 @@ def test_help_names_the_new_flags_and_says_quotas_are_off_locally():
         assert flag in text and variable in text, (flag, variable)
     assert text.count("off on a local run whatever is set") == 2
     assert "a local run has no quotas" in text
+
+
+def test_offered_models_default_and_list():
+    assert load().offered_models == (
+        "google/imagen-4-fast", "google/imagen-4-ultra", "google/imagen-4")
+    env = {"IMAGEN_UI_MODELS": "google/imagen-4-ultra, black-forest-labs/flux-schnell,google/imagen-4-ultra"}
+    assert load(env=env).offered_models == (
+        "google/imagen-4-fast", "google/imagen-4-ultra", "black-forest-labs/flux-schnell")
+    picked = load(["--model", "black-forest-labs/flux-schnell", "--models", "google/imagen-4"])
+    assert picked.offered_models == ("black-forest-labs/flux-schnell", "google/imagen-4")
+
+
+@pytest.mark.parametrize("bad", [",", "google", "google/imagen-4,not a model"])
+def test_bad_model_lists_are_refused(bad):
+    with pytest.raises(SettingsError, match="IMAGEN_UI_MODELS"):
+        load(env={"IMAGEN_UI_MODELS": bad})

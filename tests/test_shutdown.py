@@ -38,11 +38,19 @@ def start_app(emulator_url: str, history: Path) -> tuple[subprocess.Popen, str]:
     raise RuntimeError(f"the app did not start: {process.stderr.read()}")
 
 
-def click(url: str, n: int) -> None:
-    """Start a generation through Gradio's HTTP API and leave it running."""
+def click_then_stop(app: subprocess.Popen, url: str, emulator, n: int) -> float:
+    """Start an n-image generation through Gradio's HTTP API, send SIGTERM once its predictions
+    exist, and return how long the app took to exit (it must exit 0)."""
     answer = httpx.post(f"{url}/gradio_api/call/generate",
                         json={"data": ["stopping soon", "1:1", "jpg", "block_only_high", n]})
     answer.raise_for_status()
+    deadline = time.monotonic() + 5
+    while len(emulator.predictions()) < n and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stopped = time.monotonic()
+    app.send_signal(signal.SIGTERM)
+    assert app.wait(timeout=30) == 0
+    return time.monotonic() - stopped
 
 
 def rows(history: Path) -> int:
@@ -55,12 +63,7 @@ def test_sigterm_lets_images_in_flight_finish_and_keeps_them(make_emulator, tmp_
     emulator = make_emulator(latency=2.0)
     app, url = start_app(emulator.base_url, tmp_path)
     try:
-        click(url, 2)
-        deadline = time.monotonic() + 5
-        while len(emulator.predictions()) < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        app.send_signal(signal.SIGTERM)
-        assert app.wait(timeout=30) == 0
+        click_then_stop(app, url, emulator, 2)
     finally:
         app.kill()
     assert [p["status"] for p in emulator.predictions()] == ["succeeded", "succeeded"]
@@ -72,14 +75,7 @@ def test_sigterm_cancels_on_replicate_what_cannot_finish_in_time(make_emulator, 
     emulator = make_emulator(latency=120.0)
     app, url = start_app(emulator.base_url, tmp_path)
     try:
-        click(url, 3)
-        deadline = time.monotonic() + 5
-        while len(emulator.predictions()) < 3 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        stopped = time.monotonic()
-        app.send_signal(signal.SIGTERM)
-        assert app.wait(timeout=30) == 0
-        assert time.monotonic() - stopped < 15  # within the grace docker and systemd give
+        assert click_then_stop(app, url, emulator, 3) < 15  # within the grace docker and systemd give
     finally:
         app.kill()
     assert [p["status"] for p in emulator.predictions()] == ["canceled"] * 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 from pathlib import Path
@@ -276,18 +277,34 @@ def _model_label(model: str, entry: ModelEntry) -> str:
 
 
 def _memoize_api_info(demo: gr.Blocks) -> None:
-    """Compute each component's API description once instead of on every event.
+    """Compute each block's config and API description once instead of per visitor and event.
 
-    Gradio 6 rebuilds a component's config, including three pydantic JSON-schema generations
-    (api_info, as input, as output), for every block of a new session and for every output of
-    every streamed update; with 64 visitors that was most of the server's CPU. The descriptions
-    depend only on the component's construction, which this page never changes.
+    Gradio 6 rebuilds every block's config (an inspect.signature of its constructor, and three
+    pydantic JSON-schema generations) for each new session and each streamed update; with 64
+    visitors that was most of the server's CPU (benchmarks/playground_load.py: 1.93 -> 1.74).
+    They depend only on how the blocks were built, which this page never changes after launch;
+    sessions change their own copies.
     """
     for block in demo.blocks.values():
         for name in ("api_info", "api_info_as_input", "api_info_as_output", "example_inputs"):
             method = getattr(block, name, None)
             if callable(method):
                 setattr(block, name, functools.cache(method))
+        block.get_config = _config_once(block.get_config)
+
+
+def _config_once(get_config):
+    """A block's config, computed at its first use (after launch) and copied from then on."""
+    cache: dict = {}
+
+    def cached(*args, **kwargs):
+        if args or kwargs:
+            return get_config(*args, **kwargs)
+        if "config" not in cache:
+            cache["config"] = get_config()
+        return copy.deepcopy(cache["config"])
+
+    return cached
 
 
 def _examples(form: Form, prompt: gr.Textbox, schema: ModelSchema | None) -> None:

@@ -143,7 +143,7 @@ def create_app(settings: Settings, *, emulator=None) -> App:
             max_in_flight=settings.max_in_flight,
             max_images=settings.max_images,
             has_token=bool(token),
-            quota=quota_from_settings(settings) if settings.quotas_active else None,
+            quota=quota_from_settings(settings),  # one that never refuses unless quotas_active
             visitor_api_base=settings.api_base or "https://api.replicate.com",
             webhook_url=webhook_url,
         )

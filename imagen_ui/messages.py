@@ -103,9 +103,6 @@ def describe(
     return "Replicate reported an error. Try again in a moment."
 
 
-def describe_invalid(error: InvalidRequest) -> str:
-    return str(error)
-
 
 def parse_image_count(value: object, maximum: int) -> int:
     """The number of images to make: a whole number from 1 to `maximum`, else InvalidRequest."""

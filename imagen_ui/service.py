@@ -142,7 +142,6 @@ class GenerationService:
         # Where Replicate can reach this app: predictions then report their end by webhook and
         # polling is only the safety net (see bootstrap).
         self.webhook_url = webhook_url
-        self.visitor_api_base = visitor_api_base
         self._visitor_clients = VisitorClients(visitor_api_base)
         self._sessions: dict[str, set[asyncio.Task]] = defaultdict(set)
         self._last: dict[str, Snapshot] = {}
@@ -428,7 +427,8 @@ class GenerationService:
 
 
 def _shown_status(status: str) -> str:
-    return {"starting": "starting", "processing": "processing"}.get(status, "processing")
+    """A finished prediction still shows as processing: its image is not downloaded and stored yet."""
+    return "starting" if status == "starting" else "processing"
 
 
 class VisitorClients:

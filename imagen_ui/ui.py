@@ -89,7 +89,7 @@ def build(
             with gr.Tab("Compare", id="compare-tab"):
                 ui_compare.build(service, own_token, who)
             with gr.Tab("History", id="history-tab") as history_tab:
-                ui_history.build(service, forms, tabs, public, history_tab)
+                ui_history.build(service, forms, tabs, who, history_tab)
         demo.load(None, js=SET_COOKIE_JS)
 
         def closed(request: gr.Request) -> None:

@@ -7,12 +7,13 @@ import contextlib
 import gradio as gr
 
 from imagen_ui.quota import QuotaExceeded, visitor_keys
-from imagen_ui.service import ShuttingDown, Visitor
+from imagen_ui.service import ShuttingDown, Viewer, Visitor
 from imagen_ui.visitor import visitor_id
 
 
 class Who:
-    """Turns a request into the service's Visitor: history owner and quota keys in public mode."""
+    """Turns a request into the service's Visitor (history owner and quota keys in public mode)
+    and Viewer."""
 
     def __init__(self, public: bool, trust_forwarded: bool) -> None:
         self.public = public
@@ -23,6 +24,10 @@ class Who:
             return Visitor(token=token or None)
         keys = tuple(visitor_keys(request, trust_forwarded=self.trust_forwarded))
         return Visitor(owner=visitor_id(request), keys=keys, token=token or None)
+
+    def viewer(self, request: gr.Request | None) -> Viewer:
+        """Whose history the request may see: the visitor's own in public mode, else all of it."""
+        return Viewer(owner=visitor_id(request), everyone=False) if self.public else Viewer()
 
 
 async def stream(generation, render, item=lambda slot, path: str(path)):

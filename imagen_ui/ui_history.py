@@ -10,15 +10,14 @@ import html
 import gradio as gr
 
 from imagen_ui.history import Entry
-from imagen_ui.service import GenerationService, Viewer
-from imagen_ui.visitor import visitor_id
+from imagen_ui.service import GenerationService
+from imagen_ui.ui_common import Who
 
 PER_PAGE = 24
 
 
-def build(service: GenerationService, forms, tabs: gr.Tabs, public: bool, tab: gr.Tab) -> None:
-    def viewer(request: gr.Request | None) -> Viewer:
-        return Viewer(owner=visitor_id(request), everyone=False) if public else Viewer()
+def build(service: GenerationService, forms, tabs: gr.Tabs, who: Who, tab: gr.Tab) -> None:
+    viewer = who.viewer
 
     with gr.Row():
         search = gr.Textbox(placeholder="Search prompts…", show_label=False, scale=5,

@@ -12,6 +12,9 @@ import os
 import sys
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# The queue's monitoring summary as ours computes it (imagen_ui.bootstrap.QUEUE_SUMMARY_ENV).
+os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "100")
+os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
 
 import gradio as gr  # noqa: E402
 
@@ -28,7 +31,7 @@ def main() -> None:
         outputs = [gr.Gallery(), gr.Markdown()]
         gr.Button().click(generate, inputs, outputs, api_name="generate", concurrency_limit=None)
     demo.max_threads = 256  # as ours: the queue's worker slots are sized from it
-    demo.queue(default_concurrency_limit=None)
+    demo.queue(default_concurrency_limit=None, status_update_rate=1.0)
     demo.launch(server_name="127.0.0.1", server_port=port, quiet=True, max_threads=256)
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gc
+import importlib.util
 import logging
 import os
 import signal
+import sys
 from dataclasses import dataclass, field
 
 from imagen_ui.config import Settings
@@ -19,6 +22,10 @@ WEBHOOK_GRACE = 5.0
 # On SIGTERM/Ctrl+C, images in flight get this long to finish and be stored before the rest are
 # cancelled (docker and systemd wait 10 s before they kill).
 STOP_GRACE = 8.0
+# Gradio's queue rebuilds its monitoring summary (a pandas DataFrame of the last 10,000 events,
+# grouped and ranked) after every event, in a thread that holds the GIL: a few ms per event, growing
+# with the app's age. Every 100 events over the last 1,000 is plenty for its /monitoring page.
+QUEUE_SUMMARY_ENV = {"GRADIO_ANALYTICS_CACHE_FREQUENCY": "100", "GRADIO_ANALYTICS_MAX_EVENTS": "1000"}
 
 
 @dataclass
@@ -100,6 +107,8 @@ def create_app(settings: Settings, *, emulator=None) -> App:
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "True" if settings.analytics else "False"
     if not settings.analytics:
         os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    for key, value in QUEUE_SUMMARY_ENV.items():
+        os.environ.setdefault(key, value)
 
     import gradio as gr
 
@@ -154,8 +163,20 @@ def create_app(settings: Settings, *, emulator=None) -> App:
         if started_here:
             emulator.stop()
         raise
+    _mark_matplotlib_missing()
+    # What exists now (Gradio, the page's blocks, the schemas) lives as long as the app. Frozen,
+    # the collector's full passes stop rescanning it: unfrozen, one such pass took 0.1 s in the
+    # middle of a burst of clicks (benchmarks/playground_load.py).
+    gc.freeze()
     return App(settings, demo, service, catalog[default].source, emulator if started_here else None,
                webhooks)
+
+
+def _mark_matplotlib_missing() -> None:
+    """Gradio tries `import matplotlib` twice per event (to switch its plotting backend). When it is
+    not installed, each try searches sys.path anew; recorded as missing, the import fails at once."""
+    if "matplotlib" not in sys.modules and importlib.util.find_spec("matplotlib") is None:
+        sys.modules["matplotlib"] = None  # type: ignore[assignment]
 
 
 def _opening_model(wanted: str, catalog: dict) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import functools
 import inspect
 from pathlib import Path
@@ -100,7 +99,10 @@ def build(
     _memoize_api_info(demo)
     # The queue's worker slots are sized from max_threads when the queue is made (Gradio notes).
     demo.max_threads = max_threads
-    demo.queue(default_concurrency_limit=None)
+    # status_update_rate: Gradio's "auto" sends every queued event a fresh position (a pydantic
+    # message each) whenever any event starts, O(n²) in a burst of clicks; once a second is plenty
+    # when events hardly wait (benchmarks/playground_load.py).
+    demo.queue(default_concurrency_limit=None, status_update_rate=1.0)
     return demo
 
 
@@ -224,6 +226,9 @@ def _wire_generate(service, form: Form, prompt, count, own_token, who: Who, gall
         api_name=api_name,
         concurrency_limit=None,  # I/O-bound: one visitor never waits for another's images
         show_progress="minimal",
+        # The service validates every input itself; Gradio's per-input preprocessing would only
+        # cost a worker-thread round trip per input, on every click.
+        preprocess=False,
     )
 
 
@@ -294,7 +299,11 @@ def _memoize_api_info(demo: gr.Blocks) -> None:
 
 
 def _config_once(get_config):
-    """A block's config, computed at its first use (after launch) and copied from then on."""
+    """A block's config, computed at its first use (after launch) and copied from then on.
+
+    A shallow copy, as Gradio's own get_config gives: it puts the block's attributes (choices,
+    value, ...) into every config it builds without copying them, and sessions change only their
+    copy's top-level keys ("value", and None-valued keys they delete)."""
     cache: dict = {}
 
     def cached(*args, **kwargs):
@@ -302,7 +311,7 @@ def _config_once(get_config):
             return get_config(*args, **kwargs)
         if "config" not in cache:
             cache["config"] = get_config()
-        return copy.deepcopy(cache["config"])
+        return dict(cache["config"])
 
     return cached
 

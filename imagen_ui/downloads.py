@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import io
 import warnings
 from collections.abc import Iterable
@@ -146,14 +147,19 @@ async def fetch(
     authorization: str | None,
     max_bytes: int,
     expected_format: str | None = None,
+    slots: asyncio.Semaphore | None = None,
 ) -> Download:
-    """Download `url` under `policy` and check what came back. See the module docstring for the rules."""
+    """Download `url` under `policy` and check what came back. See the module docstring for the rules.
+
+    `slots` bounds the transfers only: the check after it runs outside, so a slow check never keeps
+    other downloads waiting for a connection."""
     if url.startswith("data:"):
         data, content_type = decode_data_url(url, max_bytes)
     else:
-        data, content_type = await _fetch_http(
-            http, url, policy=policy, authorization=authorization, max_bytes=max_bytes
-        )
+        async with slots or contextlib.nullcontext():
+            data, content_type = await _fetch_http(
+                http, url, policy=policy, authorization=authorization, max_bytes=max_bytes
+            )
     fmt, width, height = await asyncio.to_thread(inspect_image, data)
     if expected_format and normalize_format(expected_format) != fmt:
         raise DownloadError(f"expected a {normalize_format(expected_format)} image, got {fmt}")

@@ -83,7 +83,9 @@ log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://api.replicate.com"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 # Sized for 64+ predictions in flight, each holding a sync create open, plus polls and downloads.
-DEFAULT_LIMITS = httpx.Limits(max_connections=256, max_keepalive_connections=128)
+# Few idle ones are kept: httpcore walks every pooled connection once per idle connection on each
+# request, so 64 idle ones after a burst of creates cost ~4000 checks a request (playground_load).
+DEFAULT_LIMITS = httpx.Limits(max_connections=256, max_keepalive_connections=16)
 DOWNLOAD_LIMITS = httpx.Limits(max_connections=8, max_keepalive_connections=8)
 # About 15 s of tries in all: the first at once, so a cancel still lands within the 2 s a click needs.
 CANCEL_RETRY = RetryPolicy(attempts=8, base_delay=0.25, max_delay=4.0)
@@ -367,9 +369,14 @@ class ReplicateClient:
             prediction = await asyncio.shield(create)  # the create runs on even if we are cancelled
             seen(prediction)
             if not prediction.is_done:
-                remaining = None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
+                now = time.monotonic()
+                remaining = None if timeout is None else max(0.0, timeout - (now - started))
+                # Replicate holds a sync create open for the whole window, so its answer less the
+                # window is about when the prediction was created there; the request itself may
+                # have queued on the way (a burst of clicks), and polls paced from the send come early.
+                created = max(started, now - window)
                 prediction = await self._wait(
-                    prediction, timeout=remaining, on_update=seen, started=started, model=model, bound=timeout
+                    prediction, timeout=remaining, on_update=seen, started=created, model=model, bound=timeout
                 )
         except asyncio.CancelledError:
             self._spawn(self._cancel_after_create(create, lambda: latest))
@@ -428,15 +435,15 @@ class ReplicateClient:
             attempt += 1
             self.calls["download"] += 1
             try:
-                async with self._download_slots:
-                    return await fetch(
-                        self._downloads,
-                        url,
-                        policy=self._download_policy,
-                        authorization=self._authorization(),
-                        max_bytes=self.max_download_bytes,
-                        expected_format=expected_format,
-                    )
+                return await fetch(
+                    self._downloads,
+                    url,
+                    policy=self._download_policy,
+                    authorization=self._authorization(),
+                    max_bytes=self.max_download_bytes,
+                    expected_format=expected_format,
+                    slots=self._download_slots,
+                )
             except DownloadError as exc:
                 delay = self.retry.delay(attempt) if exc.transient else None
                 if delay is None:

@@ -22,8 +22,9 @@ from soak_visitors import Click
 ROOT = Path(__file__).resolve().parent.parent
 # How long after a visitor leaves a prediction may still finish without blame: the create's sync
 # window (at most 2 s: the id is unknown until it answers), two Retry-After waits (1 s each) for a
-# throttled cancel, the service's 1 s heartbeat (a dropped stream is noticed at the next yield), margin.
-CANCEL_GRACE = 6.0
+# throttled cancel, Gradio noticing a dropped event stream (its stream loop looks at least every 10 s;
+# the click sends nothing until the page has something new to show), margin.
+CANCEL_GRACE = 16.0
 
 
 # --- processes ------------------------------------------------------------------------------------

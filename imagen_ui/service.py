@@ -1,7 +1,7 @@
 """The one orchestrator: validate -> N predictions in parallel -> download -> history -> events.
 
-The UI calls `GenerationService.generate`, an async generator of `Snapshot`s: one per change (an image
-started, finished, failed, was cancelled) plus a slow heartbeat so elapsed times move. Cancelling the
+The UI calls `GenerationService.generate`, an async generator of `Snapshot`s: one per change a person
+can see (an image started, is processing, finished, failed, was cancelled). Cancelling the
 task that iterates it cancels every prediction of that click on Replicate (the client's `run` is
 cancel-safe); images already finished stay in the history.
 """
@@ -34,7 +34,8 @@ from imagen_ui.schema import InvalidRequest, ModelSchema
 # Replicate allows 600 creates a minute per account; a burst covers one busy moment.
 CREATES_PER_SECOND = 10.0
 CREATE_BURST = 100
-HEARTBEAT_SECONDS = 1.0
+# How long a step that is not an ending (starting -> processing) waits before it is shown.
+STEP_HOLD_SECONDS = 1.0
 
 logger = logging.getLogger(__name__)
 
@@ -53,9 +54,11 @@ class ImageSlot:
     paths: tuple[Path, ...] = ()  # the stored files: one, or several for a model with a list output
     message: str | None = None  # a person's words for a failure
 
+    ENDED = ("succeeded", "failed", "canceled")
+
     @property
     def done(self) -> bool:
-        return self.status in ("succeeded", "failed", "canceled")
+        return self.status in self.ENDED
 
 
 class ShuttingDown(Exception):
@@ -98,7 +101,6 @@ class HistoryPage:
 @dataclass(frozen=True)
 class Snapshot:
     slots: tuple[ImageSlot, ...]
-    now: float = field(default_factory=time.monotonic)
 
     @property
     def done(self) -> bool:
@@ -245,19 +247,34 @@ class GenerationService:
         key = session or ""
         self._sessions[key].update(tasks)
         try:
+            await asyncio.sleep(0)  # lets the tasks start, so the first snapshot already says so
             snapshot = Snapshot(tuple(slots))
             self._last[key] = snapshot
             yield snapshot
+            shown, held_until = _shown(snapshot), None
+            loop = asyncio.get_running_loop()
             while not snapshot.done:
                 # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancel (the Stop
                 # button) that arrives just as the event is set, and the click would run on.
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(HEARTBEAT_SECONDS):
+                    async with asyncio.timeout_at(held_until):
                         await changed.wait()
                 changed.clear()
                 snapshot = Snapshot(tuple(slots))
                 self._last[key] = snapshot
-                yield snapshot
+                # Each snapshot sent costs the page an update (Gradio's postprocessing, an event on
+                # the stream), so only what a person can see is sent, and a mere step (starting ->
+                # processing) is held back briefly: the image often ends within it and the step would
+                # only flash. Endings go at once. The page's own timer shows the seconds meanwhile.
+                now_shown = _shown(snapshot)
+                if now_shown == shown:
+                    held_until = None
+                    continue
+                if _ended(shown, now_shown) or (held_until is not None and loop.time() >= held_until):
+                    shown, held_until = now_shown, None
+                    yield snapshot
+                elif held_until is None:
+                    held_until = loop.time() + STEP_HOLD_SECONDS
         finally:
             # Reached on normal end, on cancel (Stop button, closed tab) and on generator close:
             # cancelling the tasks makes the client cancel their predictions on Replicate.
@@ -366,7 +383,8 @@ class GenerationService:
                 update(index, status="starting", started_at=time.monotonic())
 
                 def on_update(prediction: Prediction) -> None:
-                    update(index, status=_shown_status(prediction.status), prediction_id=prediction.id)
+                    shown = _shown_status(prediction.status)
+                    update(index, prediction_id=prediction.id, **({"status": shown} if shown else {}))
 
                 # Visitors' clients are not woken by our webhook route (it knows the host's secret only).
                 webhook = self.webhook_url if client is self.client else None
@@ -426,9 +444,20 @@ class GenerationService:
         return entry.path
 
 
-def _shown_status(status: str) -> str:
-    """A finished prediction still shows as processing: its image is not downloaded and stored yet."""
-    return "starting" if status == "starting" else "processing"
+def _shown(snapshot: Snapshot) -> tuple:
+    """What of a snapshot the page shows."""
+    return tuple((slot.status, slot.paths, slot.message) for slot in snapshot.slots)
+
+
+def _ended(before: tuple, after: tuple) -> bool:
+    """Did an image end (succeed, fail, be cancelled) between two shown states?"""
+    return any(a[0] != b[0] and a[0] in ImageSlot.ENDED for b, a in zip(before, after))
+
+
+def _shown_status(status: str) -> str | None:
+    """The status to show for Replicate's, or None to keep the one shown: a finished prediction's
+    image is not downloaded and stored yet, and the slot's next change says how it ended."""
+    return status if status in ("starting", "processing") else None
 
 
 class VisitorClients:

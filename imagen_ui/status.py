@@ -7,7 +7,6 @@ import html
 from imagen_ui.service import ImageSlot, Snapshot
 
 
-
 def image_label(slot: ImageSlot) -> str:
     return f"Image {slot.index + 1}"
 
@@ -16,16 +15,16 @@ def model_label(slot: ImageSlot) -> str:
     return slot.model
 
 
-def slot_line(slot: ImageSlot, now: float, label=image_label) -> str:
+def slot_line(slot: ImageSlot, label=image_label) -> str:
     """One image's line, e.g. 'Image 2: done in 4.1 s (model 3.9 s)'."""
     label = label(slot)
-    elapsed = _elapsed(slot, now)
     if slot.status == "queued":
         text = "queued (waiting for a free slot)"
     elif slot.status in ("starting", "processing"):
-        text = f"{slot.status}… {elapsed}" if elapsed else f"{slot.status}…"
+        text = f"{slot.status}…"  # the page's own timer counts the seconds meanwhile
     elif slot.status == "succeeded":
-        text = f"done in {elapsed}" if elapsed else "done"
+        took = elapsed(slot)
+        text = f"done in {took}" if took else "done"
         if slot.predict_time is not None:
             text += f" (model {slot.predict_time:.1f} s)"
     elif slot.status == "failed":
@@ -38,7 +37,7 @@ def slot_line(slot: ImageSlot, now: float, label=image_label) -> str:
 def render(snapshot: Snapshot | None, label=image_label) -> str:
     if snapshot is None:
         return ""
-    return "\n\n".join(slot_line(slot, snapshot.now, label) for slot in snapshot.slots)
+    return "\n\n".join(slot_line(slot, label) for slot in snapshot.slots)
 
 
 def render_by_model(snapshot: Snapshot | None) -> str:
@@ -47,7 +46,9 @@ def render_by_model(snapshot: Snapshot | None) -> str:
 
 def elapsed(slot: ImageSlot) -> str | None:
     """A finished slot's time, e.g. '4.1 s'."""
-    return _elapsed(slot, slot.finished_at or 0.0) if slot.finished_at is not None else None
+    if slot.started_at is None or slot.finished_at is None:
+        return None
+    return f"{max(0.0, slot.finished_at - slot.started_at):.1f} s"
 
 
 def render_cancelled(snapshot: Snapshot | None) -> str:
@@ -57,11 +58,4 @@ def render_cancelled(snapshot: Snapshot | None) -> str:
     slots = tuple(
         slot if slot.done else ImageSlot(index=slot.index, status="canceled") for slot in snapshot.slots
     )
-    return render(Snapshot(slots, now=snapshot.now))
-
-
-def _elapsed(slot: ImageSlot, now: float) -> str | None:
-    if slot.started_at is None:
-        return None
-    end = slot.finished_at if slot.finished_at is not None else now
-    return f"{max(0.0, end - slot.started_at):.1f} s"
+    return render(Snapshot(slots))

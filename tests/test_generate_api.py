@@ -141,6 +141,26 @@ def test_unreachable_replicate_is_network_trouble(tmp_path):
     assert "Could not reach Replicate" in str(caught.value)
 
 
+def test_the_stream_sends_only_what_changes_on_the_page(api):
+    client, emulator, _ = api
+    emulator.set_latency(1.5)  # past the create's sync window: polling finds the end
+    job = client.submit("a quiet harbour at dawn", "1:1", "jpg", PERMISSIVE, 1, api_name="/generate")
+    job.result(timeout=30)
+    statuses = [status for _gallery, status in job.outputs()]
+    # "starting", then the image: the short processing step is held back, not flashed.
+    assert len(statuses) == 2, statuses
+    assert "starting" in statuses[0] and "done in" in statuses[1]
+
+
+def test_a_long_processing_step_is_shown(api):
+    client, emulator, _ = api
+    emulator.set_latency(4.0)
+    job = client.submit("a slow lighthouse", "1:1", "jpg", PERMISSIVE, 1, api_name="/generate")
+    job.result(timeout=30)
+    statuses = [status for _gallery, status in job.outputs()]
+    assert [s.split(": ", 1)[1].split()[0] for s in statuses] == ["starting…", "processing…", "done"]
+
+
 def test_cancel_cancels_the_remote_predictions(api):
     client, emulator, _ = api
     emulator.set_latency(30)

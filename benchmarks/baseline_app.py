@@ -1,8 +1,10 @@
-"""A do-nothing Gradio app with the same queue settings as ours: the floor for the load benchmark.
+"""Gradio apps with our queue settings that only sleep: the floors for the load benchmark.
 
-    python benchmarks/baseline_app.py PORT LATENCY
+    python benchmarks/baseline_app.py PORT LATENCY [--streams-an-image]
 
 Its /generate takes the same five inputs, sleeps LATENCY seconds and returns an empty gallery.
+With --streams-an-image it does Gradio's part of ours and nothing else: it streams a status line,
+sleeps, then shows one image (an emulator-drawn JPEG of ours, served from a static path).
 """
 
 from __future__ import annotations
@@ -10,6 +12,10 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for the emulator's drawing
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 # The queue's monitoring summary as ours computes it (imagen_ui.bootstrap.QUEUE_SUMMARY_ENV).
@@ -21,18 +27,42 @@ import gradio as gr  # noqa: E402
 
 def main() -> None:
     port, latency = int(sys.argv[1]), float(sys.argv[2])
+    streams_an_image = "--streams-an-image" in sys.argv[3:]
 
     async def generate(prompt, aspect_ratio, output_format, safety_filter_level, num_images):
         await asyncio.sleep(latency)
         return [], "done"
 
-    with gr.Blocks(analytics_enabled=False) as demo:
-        inputs = [gr.Textbox(), gr.Textbox(), gr.Textbox(), gr.Textbox(), gr.Number()]
-        outputs = [gr.Gallery(), gr.Markdown()]
-        gr.Button().click(generate, inputs, outputs, api_name="generate", concurrency_limit=None)
-    demo.max_threads = 256  # as ours: the queue's worker slots are sized from it
-    demo.queue(default_concurrency_limit=None, status_update_rate=1.0)
-    demo.launch(server_name="127.0.0.1", server_port=port, quiet=True, max_threads=256)
+    with tempfile.TemporaryDirectory() as images:
+        image = _an_image(Path(images))
+        gr.set_static_paths([images])
+
+        async def generate_streaming(prompt, aspect_ratio, output_format, safety_filter_level, num_images):
+            yield [], "**Image 1**: starting…"
+            await asyncio.sleep(latency)
+            yield [str(image)], f"**Image 1**: done in {latency:.1f} s"
+
+        with gr.Blocks(analytics_enabled=False) as demo:
+            inputs = [gr.Textbox(), gr.Textbox(), gr.Textbox(), gr.Textbox(), gr.Number()]
+            outputs = [gr.Gallery(), gr.Markdown()]
+            gr.Button().click(generate_streaming if streams_an_image else generate, inputs, outputs,
+                              api_name="generate", concurrency_limit=None,
+                              preprocess=not streams_an_image)  # as ours
+        demo.max_threads = 256  # as ours: the queue's worker slots are sized from it
+        demo.queue(default_concurrency_limit=None, status_update_rate=1.0)
+        demo.launch(server_name="127.0.0.1", server_port=port, quiet=True, max_threads=256,
+                    allowed_paths=[images])
+
+
+def _an_image(folder: Path) -> Path:
+    """A 1024x1024 JPEG as the emulator draws them for the load benchmark's prompts."""
+    from imagen_ui.emulator.images import ImageSpec, render
+
+    spec = ImageSpec.from_inputs("google/imagen-4-fast", {"prompt": "load test round 0 user 0",
+                                                         "aspect_ratio": "1:1", "output_format": "jpg"})
+    path = folder / "image.jpg"
+    path.write_bytes(render(spec).data)
+    return path
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
     python benchmarks/playground_load.py [--users 64] [--latency 2.0] [--rounds 7] [--load-rounds 3]
 
 Prints three ratios (targets from the playground issue):
-  1. 64 simultaneous users of /generate, one image each, wall time over the model latency   (<= 1.25)
+  1. 64 simultaneous users of /generate, one image each, wall time over the model latency   (<= 1.25),
+     beside two floors measured in the same run (benchmarks/baseline_app.py): a do-nothing Gradio
+     app, and one doing only Gradio's part of ours (stream a status line, then serve one image)
   2. one user end to end through /generate over the official client's replicate.run + download
      for the same image, at latency 1.0                                                    (<= 1.10)
   3. a four-image click over a one-image click                                               (<= 1.2)
@@ -134,8 +136,8 @@ def main() -> None:
     parser.add_argument("--only-load", action="store_true", help="measure the many-users figure alone")
     args = parser.parse_args()
 
-    emu_port, app_port, base_port = free_port(), free_port(), free_port()
-    base_url = f"http://127.0.0.1:{base_port}"
+    emu_port, app_port, base_port, stream_port = free_port(), free_port(), free_port(), free_port()
+    base_url, stream_url = f"http://127.0.0.1:{base_port}", f"http://127.0.0.1:{stream_port}"
     emulator_base = f"http://127.0.0.1:{emu_port}"
     app_base = f"http://127.0.0.1:{app_port}"
     with tempfile.TemporaryDirectory() as history, \
@@ -143,22 +145,26 @@ def main() -> None:
                     f"{emulator_base}/v1/account"), \
             process(["app.py", "--api-base", emulator_base, "--port", str(app_port), "--history-dir", history],
                     f"{app_base}/", env={"REPLICATE_API_TOKEN": TOKEN, "GRADIO_ANALYTICS_ENABLED": "False"}):
-        with process(["benchmarks/baseline_app.py", str(base_port), str(args.latency)], f"{base_url}/"):
-            asyncio.run(one_click(base_url, "warm up", 1))
-            asyncio.run(one_click(app_base, "warm up", 1))
-            floors, walls = [], []
-            for round_ in range(args.load_rounds):  # alternate, so the machine's drift hits both alike
-                for base, results in ((base_url, floors), (app_base, walls)):
+        with process(["benchmarks/baseline_app.py", str(base_port), str(args.latency)], f"{base_url}/"), \
+                process(["benchmarks/baseline_app.py", str(stream_port), str(args.latency), "--streams-an-image"],
+                        f"{stream_url}/"):
+            for base in (base_url, stream_url, app_base):
+                asyncio.run(one_click(base, "warm up", 1))
+            series = {base_url: [], stream_url: [], app_base: []}
+            for round_ in range(args.load_rounds):  # alternate, so the machine's drift hits all alike
+                for base, results in series.items():
                     time.sleep(SETTLE_SECONDS)
                     results.append(asyncio.run(many_users(base, args.users, round_)))
         set_latency = lambda s: httpx.post(f"{emulator_base}/_emulator/latency", json={"seconds": s})  # noqa: E731
 
-        wall, floor = statistics.median(walls), statistics.median(floors)
-        print(f"1. {args.users} users x 1 image at latency {args.latency:.1f} s: wall {wall:.2f} s, "
-              f"ratio {wall / args.latency:.2f} (target <= 1.25; a do-nothing Gradio app with the "
-              f"same queue settings, same run: {floor / args.latency:.2f}); medians of "
-              f"{args.load_rounds} rounds: ours {' '.join(f'{w / args.latency:.2f}' for w in walls)}, "
-              f"do-nothing {' '.join(f'{f / args.latency:.2f}' for f in floors)}")
+        ratio = {base: statistics.median(walls) / args.latency for base, walls in series.items()}
+        rounds = {base: " ".join(f"{w / args.latency:.2f}" for w in walls) for base, walls in series.items()}
+        print(f"1. {args.users} users x 1 image at latency {args.latency:.1f} s: wall over latency "
+              f"{ratio[app_base]:.2f} (target <= 1.25). Same run, same queue settings: a do-nothing "
+              f"Gradio app {ratio[base_url]:.2f}; one doing only Gradio's part of ours (a streamed "
+              f"status, then one served image) {ratio[stream_url]:.2f}. Medians of {args.load_rounds} "
+              f"rounds: ours {rounds[app_base]}; do-nothing {rounds[base_url]}; Gradio's part "
+              f"{rounds[stream_url]}")
 
         if args.only_load:
             return

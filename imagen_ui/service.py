@@ -265,7 +265,7 @@ class GenerationService:
                 # Each snapshot sent costs the page an update (Gradio's postprocessing, an event on
                 # the stream), so only what a person can see is sent, and a mere step (starting ->
                 # processing) is held back briefly: the image often ends within it and the step would
-                # only flash. Endings go at once. The page's own timer shows the seconds meanwhile.
+                # only flash. Endings go at once. The page counts the seconds meanwhile (ui.PAGE_JS).
                 now_shown = _shown(snapshot)
                 if now_shown == shown:
                     held_until = None

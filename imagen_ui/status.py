@@ -21,7 +21,7 @@ def slot_line(slot: ImageSlot, label=image_label) -> str:
     if slot.status == "queued":
         text = "queued (waiting for a free slot)"
     elif slot.status in ("starting", "processing"):
-        text = f"{slot.status}…"  # the page's own timer counts the seconds meanwhile
+        text = f"{slot.status}…"  # the page counts the seconds meanwhile (ui.PAGE_JS)
     elif slot.status == "succeeded":
         took = elapsed(slot)
         text = f"done in {took}" if took else "done"

@@ -38,9 +38,12 @@ EXAMPLES = [
     ("A vintage travel poster for Mars: 'Visit Olympus Mons', bold flat colors, art deco lettering", "9:16"),
     ("Macro photo of a dew-covered spider web with a blurred garden behind, morning sun", "3:4"),
 ]
-# Ctrl/Cmd+Enter in the prompt presses the picked model's Generate (a multi-line box keeps Enter
-# for new lines); only the picked model's button is visible.
-SHORTCUT_JS = """
+# Two things the page does in the browser, for free:
+# - Ctrl/Cmd+Enter in the prompt presses the picked model's Generate (a multi-line box keeps Enter
+#   for new lines); only the picked model's button is visible.
+# - In-progress status lines count the seconds since the click. The server sends a line only when
+#   its state changes (each update costs it a Gradio event), so the ticking happens here.
+PAGE_JS = """
 () => {
   document.addEventListener("keydown", (event) => {
     if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey)) return;
@@ -49,7 +52,32 @@ SHORTCUT_JS = """
     const buttons = [...document.querySelectorAll("button.generate-button")];
     buttons.find((button) => button.offsetParent !== null)?.click();
   });
-  document.body.dataset.shortcuts = "ready";  // lets a test (or a script) know the key works
+
+  const statusOf = [["button.generate-button", "status"], ["#compare-run", "compare-status"]];
+  const clickedAt = new Map();  // status box id -> when its button was last pressed
+  document.addEventListener("click", (event) => {
+    for (const [selector, box] of statusOf) {
+      if (event.target.closest && event.target.closest(selector)) clickedAt.set(box, performance.now());
+    }
+  }, true);
+  setInterval(() => {
+    for (const [, box] of statusOf) {
+      const lines = [...(document.getElementById(box)?.querySelectorAll("p") ?? [])];
+      const running = (line) => /^[^:]*: (queued|starting|processing)/.test(line.textContent);
+      // A click made before this code ran (a fast first click) counts from when it is first seen.
+      if (!clickedAt.has(box) && lines.some(running)) clickedAt.set(box, performance.now());
+      const seconds = ((performance.now() - (clickedAt.get(box) ?? 0)) / 1000).toFixed(1);
+      for (const line of lines) {
+        let tick = line.querySelector("span.elapsed");
+        if (running(line) && !tick) {
+          tick = line.appendChild(document.createElement("span"));
+          tick.className = "elapsed";
+        }
+        if (tick) tick.textContent = running(line) ? ` ${seconds} s` : "";
+      }
+    }
+  }, 200);
+  document.body.dataset.shortcuts = "ready";  // lets a test (or a script) know the page's code runs
 }
 """
 CSS = """
@@ -59,7 +87,7 @@ CSS = """
 .model-problem { color: var(--error-text-color); }
 footer { display: none !important; }
 """
-LAUNCH_OPTIONS = {"js": SHORTCUT_JS, "css": CSS, "theme": gr.themes.Default()}
+LAUNCH_OPTIONS = {"js": PAGE_JS, "css": CSS, "theme": gr.themes.Default()}
 
 
 def build(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 
@@ -90,6 +91,20 @@ def test_ctrl_enter_in_the_prompt_generates(site, page):
     box.press("Control+Enter")
     expect(page.locator("#gallery button.thumbnail-item")).to_have_count(1, timeout=10_000)
     assert [p["input"]["prompt"] for p in emulator.predictions()] == ["keyboard shortcut test"]
+
+
+def test_status_lines_count_the_seconds_while_the_image_is_made(site, page):
+    url, emulator = site
+    emulator.set_latency(4)
+    page.goto(url)
+    page.locator("body[data-shortcuts=ready]").wait_for(state="attached")
+    page.locator("#prompt textarea").fill("a slow sunrise")
+    page.locator("#generate").click()
+    status = page.locator("#status")
+    expect(status).to_contain_text(re.compile(r"Image 1: \w+… 1\.\d s"), timeout=5_000)
+    expect(status).to_contain_text(re.compile(r"Image 1: processing… [3-9]\.\d s"), timeout=8_000)
+    expect(status).to_contain_text("done in", timeout=10_000)
+    assert " s" not in status.inner_text().split("done in")[0]  # no leftover counter once done
 
 
 def test_cancel_reaches_replicate_within_two_seconds(site, page):

@@ -53,6 +53,21 @@ def message_kind(text: str) -> str:
     return f"other: {text[:60]}"
 
 
+def _slug(click: Click) -> str:
+    """How a click's tag appears in its images' file names."""
+    return click.tag.lower().replace(" ", "-")
+
+
+def _carries_images_of(click: Click, event: str, data: object) -> bool:
+    """Is this an update or result showing `click`'s images, and only those?"""
+    if event not in ("generating", "complete") or not isinstance(data, list) or not data:
+        return False
+    gallery = data[0] or []
+    return bool(gallery) and all(
+        _slug(click) in Path(str((item.get("image") or {}).get("path") or "")).name for item in gallery
+    )
+
+
 @dataclass
 class Click:
     """One press of Generate, as the visitor saw it. Times are wall clock, like the emulator's."""
@@ -107,15 +122,16 @@ class Visitor:
         self._pages = 0
         self._session = ""
         self._heartbeat: asyncio.Task | None = None
-        # Gradio's cancel route queues a "complete" for the event even when the event has just
-        # completed by itself; over the /call API (no event ids in the stream) the session's next
-        # stream then starts with that stale message. A browser filters by event id; we skip it.
-        self._stale_completion = False
+        # Over the /call API (no event ids in the stream) a session's next stream can carry
+        # messages of its previous click: the "complete" Gradio's cancel route queues even when the
+        # event has just completed by itself, and the last updates of a click whose stream was
+        # dropped before they were sent. A browser filters by event id; we skip them.
+        self._leftovers_of: Click | None = None
 
     def open_page(self) -> None:
         self._pages += 1
         self._session = f"soak-{self.run_id}-v{self.index:02d}-p{self._pages}"
-        self._stale_completion = False
+        self._leftovers_of = None
         self._heartbeat = asyncio.create_task(self._keep_alive(self._session))
 
     async def close_page(self) -> None:
@@ -168,21 +184,23 @@ class Visitor:
         event_id = answer.json()["event_id"]
         events: asyncio.Queue = asyncio.Queue()
         reader = asyncio.create_task(self._read(f"{self.app.api}/call/generate/{event_id}", events))
-        stale, self._stale_completion = self._stale_completion, False
+        stale, self._leftovers_of = self._leftovers_of, None
         try:
             await self._follow(click, event_id, events, leave_after, reader, stale)
         finally:
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
-        # Stop raced the click's own end: a stale completion may wait in the session's queue.
-        self._stale_completion = click.plan == "cancel" and click.outcome in ("complete", "error")
+        # Stop raced the click's own end, or its stream was dropped: its last messages may wait
+        # in the session's queue.
+        raced = click.plan == "cancel" and click.outcome in ("complete", "error")
+        self._leftovers_of = click if raced or click.outcome == "closed" else None
         if click.plan == "close_tab" and click.outcome == "closed":
             await self.close_page()  # the tab is gone: Gradio runs unload for its session
             self.open_page()  # and the visitor comes back in a new one
         return click
 
     async def _follow(self, click: Click, event_id: str, events: asyncio.Queue, leave_after: float,
-                      reader: asyncio.Task, stale: bool) -> None:
+                      reader: asyncio.Task, stale: Click | None) -> None:
         deadline = time.monotonic() + CLICK_TIMEOUT
         leave = time.monotonic() + leave_after if click.plan != "wait" else None
         while True:
@@ -203,10 +221,11 @@ class Visitor:
                 continue
             if event == "heartbeat":
                 continue
-            if stale and event == "complete" and data is None:
-                stale = False
+            if stale is not None and _carries_images_of(stale, event, data):
+                continue  # the dropped click's last updates, whenever they come
+            if stale is not None and event == "complete" and data is None and not click.left_at:
+                stale = None  # the cancel route's stale completion comes first, if at all
                 continue
-            stale = False
             if await self._take(click, event, data):
                 return
 
@@ -246,7 +265,7 @@ class Visitor:
 
     async def _check_shown(self, click: Click, gallery: list) -> None:
         """The design's promise: a shown image is already on disk in the history, and served."""
-        slug = click.tag.lower().replace(" ", "-")
+        slug = _slug(click)
         for position, item in enumerate(gallery):
             image = item.get("image") or {}
             path = image.get("path") or ""

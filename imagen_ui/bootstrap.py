@@ -166,7 +166,8 @@ def create_app(settings: Settings, *, emulator=None) -> App:
     _mark_matplotlib_missing()
     # What exists now (Gradio, the page's blocks, the schemas) lives as long as the app. Frozen,
     # the collector's full passes stop rescanning it: unfrozen, one such pass took 0.1 s in the
-    # middle of a burst of clicks (benchmarks/playground_load.py).
+    # middle of a burst of clicks (benchmarks/playground_load.py). Start-up's garbage goes first.
+    gc.collect()
     gc.freeze()
     return App(settings, demo, service, catalog[default].source, emulator if started_here else None,
                webhooks)

@@ -28,30 +28,37 @@ import gradio as gr  # noqa: E402
 def main() -> None:
     port, latency = int(sys.argv[1]), float(sys.argv[2])
     streams_an_image = "--streams-an-image" in sys.argv[3:]
+    with tempfile.TemporaryDirectory() as images:
+        if streams_an_image:  # only this floor serves a file: the other one sets up nothing for it
+            gr.set_static_paths([images])
+            handler, served = _streamer(latency, _an_image(Path(images))), {"allowed_paths": [images]}
+        else:
+            handler, served = _sleeper(latency), {}
+        with gr.Blocks(analytics_enabled=False) as demo:
+            inputs = [gr.Textbox(), gr.Textbox(), gr.Textbox(), gr.Textbox(), gr.Number()]
+            outputs = [gr.Gallery(), gr.Markdown()]
+            gr.Button().click(handler, inputs, outputs, api_name="generate", concurrency_limit=None,
+                              preprocess=not streams_an_image)  # as ours
+        demo.max_threads = 256  # as ours: the queue's worker slots are sized from it
+        demo.queue(default_concurrency_limit=None, status_update_rate=1.0)
+        demo.launch(server_name="127.0.0.1", server_port=port, quiet=True, max_threads=256, **served)
 
+
+def _sleeper(latency: float):
     async def generate(prompt, aspect_ratio, output_format, safety_filter_level, num_images):
         await asyncio.sleep(latency)
         return [], "done"
 
-    with tempfile.TemporaryDirectory() as images:
-        image = _an_image(Path(images))
-        gr.set_static_paths([images])
+    return generate
 
-        async def generate_streaming(prompt, aspect_ratio, output_format, safety_filter_level, num_images):
-            yield [], "**Image 1**: starting…"
-            await asyncio.sleep(latency)
-            yield [str(image)], f"**Image 1**: done in {latency:.1f} s"
 
-        with gr.Blocks(analytics_enabled=False) as demo:
-            inputs = [gr.Textbox(), gr.Textbox(), gr.Textbox(), gr.Textbox(), gr.Number()]
-            outputs = [gr.Gallery(), gr.Markdown()]
-            gr.Button().click(generate_streaming if streams_an_image else generate, inputs, outputs,
-                              api_name="generate", concurrency_limit=None,
-                              preprocess=not streams_an_image)  # as ours
-        demo.max_threads = 256  # as ours: the queue's worker slots are sized from it
-        demo.queue(default_concurrency_limit=None, status_update_rate=1.0)
-        demo.launch(server_name="127.0.0.1", server_port=port, quiet=True, max_threads=256,
-                    allowed_paths=[images])
+def _streamer(latency: float, image: Path):
+    async def generate(prompt, aspect_ratio, output_format, safety_filter_level, num_images):
+        yield [], "**Image 1**: starting…"
+        await asyncio.sleep(latency)
+        yield [str(image)], f"**Image 1**: done in {latency:.1f} s"
+
+    return generate
 
 
 def _an_image(folder: Path) -> Path:

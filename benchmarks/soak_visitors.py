@@ -53,9 +53,13 @@ def message_kind(text: str) -> str:
     return f"other: {text[:60]}"
 
 
-def _slug(click: Click) -> str:
-    """How a click's tag appears in its images' file names."""
-    return click.tag.lower().replace(" ", "-")
+def _is_image_of(click: Click, path: str) -> bool:
+    """Is this stored file one of `click`'s images? Its tag is in the file name."""
+    return click.tag.lower().replace(" ", "-") in Path(path).name
+
+
+def _gallery_path(item: dict) -> str:
+    return str((item.get("image") or {}).get("path") or "")
 
 
 def _carries_images_of(click: Click, event: str, data: object) -> bool:
@@ -63,9 +67,7 @@ def _carries_images_of(click: Click, event: str, data: object) -> bool:
     if event not in ("generating", "complete") or not isinstance(data, list) or not data:
         return False
     gallery = data[0] or []
-    return bool(gallery) and all(
-        _slug(click) in Path(str((item.get("image") or {}).get("path") or "")).name for item in gallery
-    )
+    return bool(gallery) and all(_is_image_of(click, _gallery_path(item)) for item in gallery)
 
 
 @dataclass
@@ -265,14 +267,12 @@ class Visitor:
 
     async def _check_shown(self, click: Click, gallery: list) -> None:
         """The design's promise: a shown image is already on disk in the history, and served."""
-        slug = _slug(click)
         for position, item in enumerate(gallery):
-            image = item.get("image") or {}
-            path = image.get("path") or ""
+            image, path = item.get("image") or {}, _gallery_path(item)
             click.shown.append(path)
             if not os.path.isfile(path):
                 click.problems.append(f"shown image not on disk: {path}")
-            if slug not in Path(path).name:
+            if not _is_image_of(click, path):
                 click.problems.append(f"shown image of another click: {path}")
             if position == 0:  # one fetch per click, as the browser does: enough to prove serving
                 try:

@@ -54,11 +54,9 @@ class ImageSlot:
     paths: tuple[Path, ...] = ()  # the stored files: one, or several for a model with a list output
     message: str | None = None  # a person's words for a failure
 
-    ENDED = ("succeeded", "failed", "canceled")
-
     @property
     def done(self) -> bool:
-        return self.status in self.ENDED
+        return self.status in ("succeeded", "failed", "canceled")
 
 
 class ShuttingDown(Exception):
@@ -251,7 +249,7 @@ class GenerationService:
             snapshot = Snapshot(tuple(slots))
             self._last[key] = snapshot
             yield snapshot
-            shown, held_until = _shown(snapshot), None
+            sent, held_until = snapshot, None
             loop = asyncio.get_running_loop()
             while not snapshot.done:
                 # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancel (the Stop
@@ -266,12 +264,11 @@ class GenerationService:
                 # the stream), so only what a person can see is sent, and a mere step (starting ->
                 # processing) is held back briefly: the image often ends within it and the step would
                 # only flash. Endings go at once. The page counts the seconds meanwhile (ui.PAGE_JS).
-                now_shown = _shown(snapshot)
-                if now_shown == shown:
+                if _visible(snapshot) == _visible(sent):
                     held_until = None
                     continue
-                if _ended(shown, now_shown) or (held_until is not None and loop.time() >= held_until):
-                    shown, held_until = now_shown, None
+                if _ended(sent, snapshot) or (held_until is not None and loop.time() >= held_until):
+                    sent, held_until = snapshot, None
                     yield snapshot
                 elif held_until is None:
                     held_until = loop.time() + STEP_HOLD_SECONDS
@@ -444,14 +441,14 @@ class GenerationService:
         return entry.path
 
 
-def _shown(snapshot: Snapshot) -> tuple:
+def _visible(snapshot: Snapshot) -> tuple:
     """What of a snapshot the page shows."""
     return tuple((slot.status, slot.paths, slot.message) for slot in snapshot.slots)
 
 
-def _ended(before: tuple, after: tuple) -> bool:
-    """Did an image end (succeed, fail, be cancelled) between two shown states?"""
-    return any(a[0] != b[0] and a[0] in ImageSlot.ENDED for b, a in zip(before, after))
+def _ended(before: Snapshot, after: Snapshot) -> bool:
+    """Did an image end (succeed, fail, be cancelled) between two snapshots?"""
+    return any(slot.done and not earlier.done for earlier, slot in zip(before.slots, after.slots))
 
 
 def _shown_status(status: str) -> str | None:

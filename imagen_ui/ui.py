@@ -60,10 +60,10 @@ PAGE_JS = """
       if (event.target.closest && event.target.closest(selector)) clickedAt.set(box, performance.now());
     }
   }, true);
+  const running = (line) => /^[^:]*: (queued|starting|processing)/.test(line.textContent);
   setInterval(() => {
     for (const [, box] of statusOf) {
       const lines = [...(document.getElementById(box)?.querySelectorAll("p") ?? [])];
-      const running = (line) => /^[^:]*: (queued|starting|processing)/.test(line.textContent);
       // A click made before this code ran (a fast first click) counts from when it is first seen.
       if (!clickedAt.has(box) && lines.some(running)) clickedAt.set(box, performance.now());
       const seconds = ((performance.now() - (clickedAt.get(box) ?? 0)) / 1000).toFixed(1);

@@ -11,7 +11,7 @@ import logging
 import sys
 
 from imagen_ui.bootstrap import create_app
-from imagen_ui.config import SettingsError, build_arg_parser, load_settings
+from imagen_ui.settings import SettingsError, build_arg_parser, load_settings
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

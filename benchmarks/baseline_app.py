@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for the emulator's drawing
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-# The queue's monitoring summary as ours computes it (imagen_ui.bootstrap.QUEUE_SUMMARY_ENV).
+# The queue's monitoring summary as ours computes it (imagen_ui.gradio_tuning.QUEUE_SUMMARY_ENV).
 os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "100")
 os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
 

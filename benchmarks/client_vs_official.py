@@ -29,7 +29,7 @@ import replicate
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from imagen_ui.replicate_client import ReplicateClient  # noqa: E402
+from imagen_ui.replicate.client import ReplicateClient  # noqa: E402
 
 MODEL = "google/imagen-4-fast"
 TOKEN = "r8_benchmark_token"

@@ -37,8 +37,8 @@ sys.path.insert(0, str(REPO))
 
 from PIL import Image  # noqa: E402
 
-from imagen_ui import metadata  # noqa: E402
-from imagen_ui.history import History  # noqa: E402
+from imagen_ui.store import metadata  # noqa: E402
+from imagen_ui.store.history import History  # noqa: E402
 
 TIME_BUDGET_S = 0.3
 MEMORY_SLACK_KIB = 256  # noise allowance for "does not grow"
@@ -49,7 +49,7 @@ STEP = timedelta(minutes=45)  # 10,000 entries span about 10 month folders
 # Runs in a fresh interpreter: prints {"seconds", "traced_kib", "rss_kib", "listed"} as JSON.
 PROBE = """
 import json, resource, sys, time, tracemalloc
-from imagen_ui.history import History
+from imagen_ui.store.history import History
 
 def peak_rss_kib(reset=False):
     # Linux: VmHWM can be reset, so the peak is this step's alone (not the imports').

@@ -31,8 +31,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-
-from soak_lib import Child, ProcStats, Restart, Stopped, audit, emulator_predictions, proc_stats, read_history
+from soak_lib import (
+    Child,
+    ProcStats,
+    Restart,
+    Stopped,
+    audit,
+    emulator_predictions,
+    proc_stats,
+    read_history,
+)
 from soak_report import STOP_TIMEOUT, Life, Report, read_app_logs
 from soak_visitors import CLICK_TIMEOUT, AppApi, Visitor
 

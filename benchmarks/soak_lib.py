@@ -16,7 +16,6 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
-
 from soak_visitors import Click
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import gc
-import importlib.util
 import logging
-import os
 import signal
-import sys
 from dataclasses import dataclass, field
 
-from imagen_ui.config import Settings
+from imagen_ui import gradio_tuning
+from imagen_ui.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -22,10 +19,6 @@ WEBHOOK_GRACE = 5.0
 # On SIGTERM/Ctrl+C, images in flight get this long to finish and be stored before the rest are
 # cancelled (docker and systemd wait 10 s before they kill).
 STOP_GRACE = 8.0
-# Gradio's queue rebuilds its monitoring summary (a pandas DataFrame of the last 10,000 events,
-# grouped and ranked) after every event, in a thread that holds the GIL: a few ms per event, growing
-# with the app's age. Every 100 events over the last 1,000 is plenty for its /monitoring page.
-QUEUE_SUMMARY_ENV = {"GRADIO_ANALYTICS_CACHE_FREQUENCY": "100", "GRADIO_ANALYTICS_MAX_EVENTS": "1000"}
 
 
 @dataclass
@@ -44,7 +37,7 @@ class App:
 
     def launch(self, **options) -> None:
         """Serve the page (blocks unless prevent_thread_lock=True is passed)."""
-        from imagen_ui.auth import gradio_auth
+        from imagen_ui.settings import gradio_auth
         from imagen_ui.ui import LAUNCH_OPTIONS
 
         settings = self.settings
@@ -54,9 +47,8 @@ class App:
         # Only the image files: the SQLite index beside them holds every visitor's prompts.
         options.setdefault("allowed_paths", [str(self.service.history.images_dir)])
         options.setdefault("footer_links", [])
-        # launch() resets the queue's worker count from its own max_threads (40 by default), so
-        # it must be given the same figure ui.build set before the queue was made.
-        options.setdefault("max_threads", self.demo.max_threads)
+        for key, value in gradio_tuning.launch_options(self.demo).items():
+            options.setdefault(key, value)
         options.setdefault("auth", gradio_auth(settings))
         if self.webhooks is not None:
             # Gradio hands app_kwargs to FastAPI: the route lives on the app's own server, outside
@@ -103,23 +95,19 @@ class App:
 
 def create_app(settings: Settings, *, emulator=None) -> App:
     """Build the app. With no token and no API base (or --offline) an emulator starts in-process."""
-    # Before gradio is imported anywhere: analytics and version checks stay off unless asked for.
-    os.environ["GRADIO_ANALYTICS_ENABLED"] = "True" if settings.analytics else "False"
-    if not settings.analytics:
-        os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-    for key, value in QUEUE_SUMMARY_ENV.items():
-        os.environ.setdefault(key, value)
-
+    gradio_tuning.configure_environment(analytics=settings.analytics)  # before gradio is imported
     import gradio as gr
 
+    gradio_tuning.check_version()
+
     from imagen_ui import ui
-    from imagen_ui.catalog import load_catalog
     from imagen_ui.emulator import Emulator
-    from imagen_ui.history import History
-    from imagen_ui.quota import quota_from_settings, trust_forwarded_for
-    from imagen_ui.replicate_client import ReplicateClient
-    from imagen_ui.service import GenerationService
-    from imagen_ui.webhook_route import WebhookReceiver
+    from imagen_ui.public.quota import quota_from_settings, trust_forwarded_for
+    from imagen_ui.replicate.client import ReplicateClient
+    from imagen_ui.replicate.webhook_receiver import WebhookReceiver
+    from imagen_ui.service.catalog_loader import load_catalog
+    from imagen_ui.service.generation import GenerationService
+    from imagen_ui.store.history import History
 
     started_here = False
     if emulator is None and settings.use_emulator:
@@ -163,21 +151,9 @@ def create_app(settings: Settings, *, emulator=None) -> App:
         if started_here:
             emulator.stop()
         raise
-    _mark_matplotlib_missing()
-    # What exists now (Gradio, the page's blocks, the schemas) lives as long as the app. Frozen,
-    # the collector's full passes stop rescanning it: unfrozen, one such pass took 0.1 s in the
-    # middle of a burst of clicks (benchmarks/playground_load.py). Start-up's garbage goes first.
-    gc.collect()
-    gc.freeze()
+    gradio_tuning.freeze_startup_objects()
     return App(settings, demo, service, catalog[default].source, emulator if started_here else None,
                webhooks)
-
-
-def _mark_matplotlib_missing() -> None:
-    """Gradio tries `import matplotlib` twice per event (to switch its plotting backend). When it is
-    not installed, each try searches sys.path anew; recorded as missing, the import fails at once."""
-    if "matplotlib" not in sys.modules and importlib.util.find_spec("matplotlib") is None:
-        sys.modules["matplotlib"] = None  # type: ignore[assignment]
 
 
 def _opening_model(wanted: str, catalog: dict) -> str:

@@ -1,22 +1,22 @@
-"""The models the app offers: each one's schema, live from Replicate when it answers, else bundled.
+"""The models the app offers and their state: each one's schema (live or bundled) and whether it can
+be used, with the reason in a person's words when it cannot.
 
-A model Replicate says is gone (404) is kept in the catalog with a problem in a person's words, so
-the page can say so once, with the other models to try, instead of failing on every click.
+Pure: what Replicate answered is handed in (`live_entry`, `retired_entry`, `unreachable_entry`);
+fetching it is the service's job (`imagen_ui.service.catalog_loader`). A model Replicate says is
+gone (404) stays in the catalog with its problem, so the page can say so once, with the other models
+to try, instead of failing on every click.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from imagen_ui.replicate_client import ModelNotFoundError, ReplicateClient, ReplicateError
 from imagen_ui.schema import ModelSchema, SchemaError, bundled_model_json, parse_model
 
-logger = logging.getLogger(__name__)
+__all__ = ["ModelEntry", "live_entry", "retired_entry", "unreachable_entry", "with_hints"]
 
-FETCH_TIMEOUT = 10.0
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -31,47 +31,37 @@ class ModelEntry:
         return self.schema is not None and self.problem is None
 
 
-def load_catalog(models: tuple[str, ...], base_url: str, token: str | None) -> dict[str, ModelEntry]:
-    """Every model's entry, the schemas fetched concurrently (in a thread of their own: the caller
-    may already run an event loop, e.g. a notebook or Playwright)."""
-
-    async def fetch_all() -> list[dict | BaseException]:
-        async with ReplicateClient(token, base_url=base_url) as client:
-            return await asyncio.gather(
-                *(asyncio.wait_for(client.get_model(m), FETCH_TIMEOUT) for m in models),
-                return_exceptions=True,
-            )
-
-    with ThreadPoolExecutor(1) as pool:
-        answers = pool.submit(asyncio.run, fetch_all()).result()
-    entries = {m: _entry(m, answer) for m, answer in zip(models, answers)}
-    for entry in entries.values():
-        if entry.problem:
-            others = [m for m, e in entries.items() if e.usable]
-            hint = f" Try {', '.join(others)}." if others else ""
-            entries[entry.model] = ModelEntry(entry.model, entry.schema, entry.source, entry.problem + hint)
-    return entries
+def live_entry(model: str, body: dict) -> ModelEntry:
+    """Replicate answered with the model's body; an unusable schema falls back to the bundled one."""
+    try:
+        return ModelEntry(model, parse_model(body), "live")
+    except SchemaError as error:
+        logger.warning("The live schema of %s is unusable (%s); trying the bundled one", model, error)
+        return unreachable_entry(model, "unusable live schema")
 
 
-def _entry(model: str, answer: dict | BaseException) -> ModelEntry:
-    if isinstance(answer, dict):
-        try:
-            return ModelEntry(model, parse_model(answer), "live")
-        except SchemaError as error:
-            logger.warning("The live schema of %s is unusable (%s); trying the bundled one", model, error)
-    elif isinstance(answer, ModelNotFoundError):
-        bundled = bundled_model_json(model)
-        return ModelEntry(
-            model, parse_model(bundled) if bundled else None, "bundled" if bundled else "none",
-            f"Replicate has no model {model} any more (it may have been withdrawn: Google retired its "
-            "Imagen 4 endpoints in 2026).",
-        )
-    elif not isinstance(answer, (ReplicateError, asyncio.TimeoutError, SchemaError)):
-        raise answer
+def retired_entry(model: str) -> ModelEntry:
+    """Replicate says the model does not exist (404): shown as gone, its bundled form kept for history."""
+    bundled = bundled_model_json(model)
+    return ModelEntry(
+        model, parse_model(bundled) if bundled else None, "bundled" if bundled else "none",
+        f"Replicate has no model {model} any more (it may have been withdrawn: Google retired its "
+        "Imagen 4 endpoints in 2026).",
+    )
+
+
+def unreachable_entry(model: str, why: str) -> ModelEntry:
+    """Replicate could not be asked (network, timeout, server error): the bundled schema, if any."""
     bundled = bundled_model_json(model)
     if bundled is None:
         return ModelEntry(model, None, "none",
                           f"Could not read {model}'s inputs from Replicate, and no copy is bundled.")
-    logger.warning("Using the bundled schema of %s (live schema unavailable: %s)", model,
-                   type(answer).__name__)
+    logger.warning("Using the bundled schema of %s (live schema unavailable: %s)", model, why)
     return ModelEntry(model, parse_model(bundled), "bundled")
+
+
+def with_hints(entries: dict[str, ModelEntry]) -> dict[str, ModelEntry]:
+    """Each problem followed by the models that do work, so the person knows what to try instead."""
+    usable = [m for m, e in entries.items() if e.usable]
+    hint = f" Try {', '.join(usable)}." if usable else ""
+    return {m: replace(e, problem=e.problem + hint) if e.problem else e for m, e in entries.items()}

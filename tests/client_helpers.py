@@ -6,8 +6,8 @@ import io
 
 from PIL import Image
 
-from imagen_ui.replicate_client import ReplicateClient
-from imagen_ui.retry import RetryPolicy
+from imagen_ui.replicate.client import ReplicateClient
+from imagen_ui.replicate.retry import RetryPolicy
 
 FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=2.0)
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from imagen_ui.bootstrap import App, create_app
-from imagen_ui.config import Settings
+from imagen_ui.settings import Settings
 
 
 def free_port() -> int:

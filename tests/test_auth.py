@@ -1,18 +1,17 @@
-"""imagen_ui.auth: credentials for Gradio's login, parsed without ever echoing a password."""
+"""imagen_ui.credentials: credentials for Gradio's login, parsed without ever echoing a password."""
 
 from __future__ import annotations
 
 import pytest
 
-from imagen_ui.auth import (
+from imagen_ui.credentials import (
     CredentialsError,
     combine,
-    gradio_auth,
     parse_credential,
     parse_credential_list,
     read_auth_file,
 )
-from imagen_ui.config import Settings
+from imagen_ui.settings import Settings, gradio_auth
 
 CANARY = "pw-CANARY-must-never-be-printed-9876"
 

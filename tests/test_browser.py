@@ -9,9 +9,8 @@ import time
 import httpx
 import pytest
 from PIL import Image
-from playwright.sync_api import expect, sync_playwright
-
 from playground import serve
+from playwright.sync_api import expect, sync_playwright
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # A closed network: keep Chromium from calling home (its connections would be refused anyway).
@@ -136,10 +135,10 @@ def test_closing_the_tab_cancels_its_predictions(site, browser):
 
 
 def test_offline_mode_says_so_on_the_page(page, tmp_path):
-    from imagen_ui.bootstrap import create_app
-    from imagen_ui.config import Settings
-
     from playground import free_port
+
+    from imagen_ui.bootstrap import create_app
+    from imagen_ui.settings import Settings
 
     app = create_app(Settings(offline=True, history_dir=tmp_path / "o", port=free_port()))
     emulator_url = app.emulator.base_url

@@ -1,4 +1,4 @@
-"""imagen_ui.config: flags > environment > .env > defaults, and a token that never shows."""
+"""imagen_ui.settings: flags > environment > .env > defaults, and a token that never shows."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from imagen_ui.config import Settings, SettingsError, build_arg_parser, load_settings
+from imagen_ui.settings import Settings, SettingsError, build_arg_parser, load_settings
 
 CANARY = "r8_CANARY_must_never_be_printed_0123456789"
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from imagen_ui import metadata
-from imagen_ui.history import Entry, History, ReconcileReport
+from imagen_ui.store import metadata
+from imagen_ui.store.history import Entry, History, ReconcileReport
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL = "google/imagen-4-fast"
@@ -402,7 +402,7 @@ WRITER = textwrap.dedent("""
     import io, itertools, sys, threading
     from datetime import datetime, timezone
     from PIL import Image
-    from imagen_ui.history import History
+    from imagen_ui.store.history import History
 
     history = History(sys.argv[1])
     round_no = int(sys.argv[2])

@@ -9,7 +9,7 @@ import zlib
 import pytest
 from PIL import Image, PngImagePlugin
 
-from imagen_ui import metadata
+from imagen_ui.store import metadata
 
 EXIF_IFD, USER_COMMENT = 0x8769, 0x9286
 

@@ -8,9 +8,8 @@ import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 from PIL import Image
-from playwright.sync_api import expect
-
 from playground import serve
+from playwright.sync_api import expect
 from test_browser import browser, choose, page  # noqa: F401 - shared Chromium fixtures
 
 FLUX = "black-forest-labs/flux-schnell"

@@ -10,9 +10,8 @@ import httpx
 import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
-from playwright.sync_api import expect
-
 from playground import serve
+from playwright.sync_api import expect
 from test_browser import browser, page  # noqa: F401 - shared Chromium fixtures
 
 ROOT = Path(__file__).resolve().parent.parent

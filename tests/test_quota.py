@@ -1,4 +1,4 @@
-"""imagen_ui.quota: per-visitor limits on the host's token, with a fake clock and real requests."""
+"""imagen_ui.public.quota: per-visitor limits on the host's token, with a fake clock and real requests."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import gradio as gr
 import pytest
 from starlette.requests import Request
 
-from imagen_ui.config import Settings
-from imagen_ui.quota import (
+from imagen_ui.public.quota import (
     ANONYMOUS_KEY,
     UNLIMITED,
     Quota,
@@ -19,7 +18,8 @@ from imagen_ui.quota import (
     trust_forwarded_for,
     visitor_keys,
 )
-from imagen_ui.visitor import COOKIE
+from imagen_ui.public.visitors import COOKIE
+from imagen_ui.settings import Settings
 
 ALICE = ["v:alice-browser-0001", "ip:81.2.69.160"]
 BOB = ["v:bob-browser-00002", "ip:81.2.69.161"]

@@ -8,11 +8,10 @@ import socket
 
 import httpx
 import pytest
-
 from client_helpers import FAST_RETRY
 from client_helpers import client_for as shared_client_for
 
-from imagen_ui.replicate_client import (
+from imagen_ui.replicate.client import (
     AmbiguousCreateError,
     InvalidInputError,
     ModelNotFoundError,

@@ -11,12 +11,11 @@ import io
 
 import httpx
 import pytest
-
 from client_helpers import image_bytes
 from PIL import Image
 
-from imagen_ui.downloads import DownloadPolicy
-from imagen_ui.replicate_client import DownloadError, ReplicateClient
+from imagen_ui.replicate.client import DownloadError, ReplicateClient
+from imagen_ui.replicate.downloads import DownloadPolicy
 
 pytestmark = pytest.mark.anyio
 

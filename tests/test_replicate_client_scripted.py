@@ -16,10 +16,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-
 from client_helpers import image_bytes
 
-from imagen_ui.replicate_client import (
+from imagen_ui.replicate.client import (
     DownloadError,
     InsufficientCreditError,
     Prediction,

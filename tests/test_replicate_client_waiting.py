@@ -6,11 +6,10 @@ import asyncio
 import time
 
 import pytest
-
 from client_helpers import client_for as shared_client_for
 
-from imagen_ui.polling import Poller
-from imagen_ui.replicate_client import Prediction, ReplicateClient
+from imagen_ui.replicate.client import Prediction, ReplicateClient
+from imagen_ui.replicate.polling import Poller
 
 pytestmark = pytest.mark.anyio
 

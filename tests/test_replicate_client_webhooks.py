@@ -15,8 +15,8 @@ import uvicorn
 from starlette.applications import Starlette
 
 from imagen_ui.emulator import Emulator
-from imagen_ui.replicate_client import ReplicateClient, RetryPolicy
-from imagen_ui.webhook_route import WEBHOOK_PATH, WebhookReceiver
+from imagen_ui.replicate.client import ReplicateClient, RetryPolicy
+from imagen_ui.replicate.webhook_receiver import WEBHOOK_PATH, WebhookReceiver
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 

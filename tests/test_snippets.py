@@ -22,7 +22,12 @@ import pytest
 
 from imagen_ui.emulator import Emulator
 from imagen_ui.schema import ModelSchema, bundled_model_json, parse_model
-from imagen_ui.snippets import curl_snippet, javascript_snippet, python_snippet, shown_inputs
+from imagen_ui.ui.snippets import (
+    curl_snippet,
+    javascript_snippet,
+    python_snippet,
+    shown_inputs,
+)
 
 TOKEN = "r8_canary_token_do_not_print_0123456789"
 # Everything a shell or a string literal could trip over.

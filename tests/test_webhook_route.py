@@ -26,9 +26,9 @@ from starlette.routing import Mount
 from starlette.testclient import TestClient
 
 from imagen_ui.emulator import Emulator
-from imagen_ui.replicate_client import ReplicateClient
-from imagen_ui.webhook_route import WEBHOOK_PATH, WebhookReceiver
-from imagen_ui.webhooks import sign
+from imagen_ui.replicate.client import ReplicateClient
+from imagen_ui.replicate.webhook_receiver import WEBHOOK_PATH, WebhookReceiver
+from imagen_ui.replicate.webhook_signature import sign
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 OTHER_SECRET = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY"  # valid base64, another key

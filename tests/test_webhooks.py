@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from imagen_ui.webhooks import (
+from imagen_ui.replicate.webhook_signature import (
     InvalidSignatureError,
     MissingHeaderError,
     StaleTimestampError,

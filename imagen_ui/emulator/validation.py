@@ -7,8 +7,8 @@ own top-level keys. Errors carry ``type``, ``field`` and ``description`` exactly
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import json
+from dataclasses import dataclass
 from typing import Any, Iterable
 from urllib.parse import urlsplit
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import gradio as gr
 
+from imagen_ui import gradio_tuning
 from imagen_ui.schema import InputField, ModelSchema, choice_label
 
 # Readable labels where the schema's title says less than a person needs.
@@ -73,20 +74,12 @@ def control_for(field: InputField, *, elem_id: str) -> gr.components.Component:
         return gr.Checkbox(value=bool(field.default), label=label, info=info, elem_id=elem_id)
     if field.kind in ("integer", "number") and field.minimum is not None and field.maximum is not None:
         step = 1 if field.kind == "integer" else (field.maximum - field.minimum) / 100
-        return unchecked(gr.Slider(field.minimum, field.maximum, value=field.default, step=step,
+        return gradio_tuning.accept_any_payload(gr.Slider(field.minimum, field.maximum, value=field.default, step=step,
                                    label=label, info=info, elem_id=elem_id))
     if field.kind in ("integer", "number"):
         return gr.Number(value=field.default, label=label, info=info, elem_id=elem_id,
                          precision=0 if field.kind == "integer" else None)
     return gr.Textbox(value=field.default or "", label=label, info=info, elem_id=elem_id)
-
-
-def unchecked(slider: gr.Slider) -> gr.Slider:
-    """Let the service, not Gradio, refuse an out-of-range value sent straight to the API, so the
-    message names the field ("Number of images must be…") instead of Gradio's generic bounds error.
-    Set on the instance: a Slider subclass would make Gradio write a .pyi file into this package."""
-    slider.preprocess = lambda payload: payload
-    return slider
 
 
 def slug(model: str) -> str:

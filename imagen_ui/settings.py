@@ -4,7 +4,7 @@ The token is read only from the environment or `.env`, never from a flag (flags 
 and neither it nor a login password ever appears in `repr()`/`str()` of the settings.
 
 Public mode (`--public`, a share link, a Hugging Face Space) means strangers use the host's Replicate
-account: each sees only their own history, and the per-visitor quotas apply (see imagen_ui.quota).
+account: each sees only their own history, and the per-visitor quotas apply (see imagen_ui.public.quota).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
-from imagen_ui.auth import (
+from imagen_ui.credentials import (
     Credential,
     CredentialsError,
     combine,
@@ -385,3 +385,11 @@ def _flag(parse: Callable[[str], _T]) -> Callable[[str], _T]:
 
     convert.__name__ = parse.__name__.lstrip("_")
     return convert
+
+
+def gradio_auth(settings: Settings) -> list[Credential] | None:
+    """What to pass as `demo.launch(auth=...)`: the (user, password) list, or None for no login.
+
+    A list (not a callable) lets Gradio compare passwords itself, in constant time (hmac.compare_digest).
+    """
+    return list(settings.auth) or None

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from imagen_ui.replicate_client import ReplicateError
-from imagen_ui.service import GenerationService
+from imagen_ui.service import GenerationService, ReplicateError
 
 SECRET_FILE = ".browser-state-secret"
 

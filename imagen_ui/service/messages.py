@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from imagen_ui.replicate_client import (
+from imagen_ui.replicate.client import (
     AmbiguousCreateError,
     DownloadError,
     InsufficientCreditError,

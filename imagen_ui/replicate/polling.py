@@ -24,8 +24,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from imagen_ui.errors import PredictionNotFoundError, ReplicateError, UnauthenticatedError
-from imagen_ui.prediction import Prediction
+from imagen_ui.replicate.errors import (
+    PredictionNotFoundError,
+    ReplicateError,
+    UnauthenticatedError,
+)
+from imagen_ui.replicate.prediction import Prediction
 
 __all__ = ["Poller"]
 

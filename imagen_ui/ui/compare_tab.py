@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import gradio as gr
 
-from imagen_ui import status
 from imagen_ui.schema import InvalidRequest, choice_label
 from imagen_ui.service import GenerationService
-from imagen_ui.ui_common import Who, session_of, stream
+from imagen_ui.ui import status_lines as status
+from imagen_ui.ui.session import Who, session_of, stream
 
 
 def build(service: GenerationService, own_token: gr.State, who: Who) -> None:

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-import functools
-import inspect
 from pathlib import Path
 
 import gradio as gr
 
-from imagen_ui import snippets, status, ui_account, ui_compare, ui_history
-from imagen_ui.ui_common import Who, session_of, stream
+from imagen_ui import gradio_tuning
 from imagen_ui.catalog import ModelEntry
 from imagen_ui.schema import InvalidRequest, ModelSchema
-from imagen_ui.service import GenerationService
-from imagen_ui.ui_form import Form, Forms, controls_for, slug, unchecked
-from imagen_ui.visitor import SET_COOKIE_JS
+from imagen_ui.service import SET_COOKIE_JS, GenerationService
+from imagen_ui.ui import account as ui_account
+from imagen_ui.ui import compare_tab as ui_compare
+from imagen_ui.ui import history_tab as ui_history
+from imagen_ui.ui import snippets
+from imagen_ui.ui import status_lines as status
+from imagen_ui.ui.assets import CSS, PAGE_JS
+from imagen_ui.ui.form import Form, Forms, controls_for, slug
+from imagen_ui.ui.session import Who, session_of, stream
 
 # The prompt from the model's Replicate page, and a few that show the controls off.
 REPLICATE_PAGE_PROMPT = (
@@ -38,55 +41,6 @@ EXAMPLES = [
     ("A vintage travel poster for Mars: 'Visit Olympus Mons', bold flat colors, art deco lettering", "9:16"),
     ("Macro photo of a dew-covered spider web with a blurred garden behind, morning sun", "3:4"),
 ]
-# Two things the page does in the browser, for free:
-# - Ctrl/Cmd+Enter in the prompt presses the picked model's Generate (a multi-line box keeps Enter
-#   for new lines); only the picked model's button is visible.
-# - In-progress status lines count the seconds since the click. The server sends a line only when
-#   its state changes (each update costs it a Gradio event), so the ticking happens here.
-PAGE_JS = """
-() => {
-  document.addEventListener("keydown", (event) => {
-    if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey)) return;
-    if (!event.target.closest || !event.target.closest("#prompt")) return;
-    event.preventDefault();
-    const buttons = [...document.querySelectorAll("button.generate-button")];
-    buttons.find((button) => button.offsetParent !== null)?.click();
-  });
-
-  const statusOf = [["button.generate-button", "status"], ["#compare-run", "compare-status"]];
-  const clickedAt = new Map();  // status box id -> when its button was last pressed
-  document.addEventListener("click", (event) => {
-    for (const [selector, box] of statusOf) {
-      if (event.target.closest && event.target.closest(selector)) clickedAt.set(box, performance.now());
-    }
-  }, true);
-  const running = (line) => /^[^:]*: (queued|starting|processing)/.test(line.textContent);
-  setInterval(() => {
-    for (const [, box] of statusOf) {
-      const lines = [...(document.getElementById(box)?.querySelectorAll("p") ?? [])];
-      // A click made before this code ran (a fast first click) counts from when it is first seen.
-      if (!clickedAt.has(box) && lines.some(running)) clickedAt.set(box, performance.now());
-      const seconds = ((performance.now() - (clickedAt.get(box) ?? 0)) / 1000).toFixed(1);
-      for (const line of lines) {
-        let tick = line.querySelector("span.elapsed");
-        if (running(line) && !tick) {
-          tick = line.appendChild(document.createElement("span"));
-          tick.className = "elapsed";
-        }
-        if (tick) tick.textContent = running(line) ? ` ${seconds} s` : "";
-      }
-    }
-  }, 200);
-  document.body.dataset.shortcuts = "ready";  // lets a test (or a script) know the page's code runs
-}
-"""
-CSS = """
-#offline-banner { border: 1px solid var(--color-accent); border-radius: 8px; padding: 4px 12px;
-                  background: var(--color-accent-soft); }
-#status p { margin: 2px 0; }
-.model-problem { color: var(--error-text-color); }
-footer { display: none !important; }
-"""
 LAUNCH_OPTIONS = {"js": PAGE_JS, "css": CSS, "theme": gr.themes.Default()}
 
 
@@ -98,7 +52,7 @@ def build(
     public: bool = False,
     trust_forwarded: bool = False,
     secret_dir: Path | None = None,
-    max_threads: int = 256,
+    max_threads: int = gradio_tuning.MAX_THREADS,
 ) -> gr.Blocks:
     """The playground page. `offline_notice` is shown at the top when set.
 
@@ -124,13 +78,8 @@ def build(
 
         demo.unload(closed)
 
-    _memoize_api_info(demo)
-    # The queue's worker slots are sized from max_threads when the queue is made (Gradio notes).
-    demo.max_threads = max_threads
-    # status_update_rate: Gradio's "auto" sends every queued event a fresh position (a pydantic
-    # message each) whenever any event starts, O(n²) in a burst of clicks; once a second is plenty
-    # when events hardly wait (benchmarks/playground_load.py).
-    demo.queue(default_concurrency_limit=None, status_update_rate=1.0)
+    gradio_tuning.memoize_block_configs(demo)
+    gradio_tuning.tune_queue(demo, max_threads=max_threads)
     return demo
 
 
@@ -168,7 +117,7 @@ def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Fo
                 with gr.Column(visible=model == default) as form.column:
                     if entry.schema is not None:
                         form.controls, form.names = controls_for(entry.schema, primary=model == default)
-            count = unchecked(gr.Slider(1, service.max_images, value=1, step=1, label="Number of images",
+            count = gradio_tuning.accept_any_payload(gr.Slider(1, service.max_images, value=1, step=1, label="Number of images",
                                         elem_id="num_images"))
         with gr.Column(scale=3, min_width=320):
             gallery = gr.Gallery(
@@ -241,12 +190,7 @@ def _wire_generate(service, form: Form, prompt, count, own_token, who: Who, gall
             yield update
 
     run.__doc__ = f"Generate images with {model}: the prompt, its inputs, and the number of images."
-    # Name the API's parameters after the inputs (the handler itself takes them as *values).
-    run.__signature__ = inspect.Signature(
-        [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=gr.Request)]
-        + [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-           for n in ("prompt", *form.names, "num_images", "own_token")]
-    )
+    gradio_tuning.name_parameters(run, ("prompt", *form.names, "num_images", "own_token"))
     return form.generate.click(
         run,
         inputs=[prompt, *form.controls, count, own_token],  # own_token: session state, not in the API
@@ -307,41 +251,6 @@ def _about(entry: ModelEntry) -> str:
 
 def _model_label(model: str, entry: ModelEntry) -> str:
     return f"{model} (unavailable)" if entry.problem else model
-
-
-def _memoize_api_info(demo: gr.Blocks) -> None:
-    """Compute each block's config and API description once instead of per visitor and event.
-
-    Gradio 6 rebuilds every block's config (an inspect.signature of its constructor, and three
-    pydantic JSON-schema generations) for each new session and each streamed update; with 64
-    visitors that was most of the server's CPU (benchmarks/playground_load.py: 1.93 -> 1.74).
-    They depend only on how the blocks were built, which this page never changes after launch;
-    sessions change their own copies.
-    """
-    for block in demo.blocks.values():
-        for name in ("api_info", "api_info_as_input", "api_info_as_output", "example_inputs"):
-            method = getattr(block, name, None)
-            if callable(method):
-                setattr(block, name, functools.cache(method))
-        block.get_config = _config_once(block.get_config)
-
-
-def _config_once(get_config):
-    """A block's config, computed at its first use (after launch) and copied from then on.
-
-    A shallow copy, as Gradio's own get_config gives: it puts the block's attributes (choices,
-    value, ...) into every config it builds without copying them, and sessions change only their
-    copy's top-level keys ("value", and None-valued keys they delete)."""
-    cache: dict = {}
-
-    def cached(*args, **kwargs):
-        if args or kwargs:
-            return get_config(*args, **kwargs)
-        if "config" not in cache:
-            cache["config"] = get_config()
-        return dict(cache["config"])
-
-    return cached
 
 
 def _examples(form: Form, prompt: gr.Textbox, schema: ModelSchema | None) -> None:

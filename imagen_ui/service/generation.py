@@ -17,19 +17,19 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from imagen_ui import messages
-from imagen_ui.history import Entry, History, parameters_of
-from imagen_ui.quota import Quota
-from imagen_ui.rate_limit import TokenBucket
-from imagen_ui.replicate_client import (
+from imagen_ui.catalog import ModelEntry
+from imagen_ui.public.quota import Quota
+from imagen_ui.replicate.client import (
     DownloadError,
     Prediction,
     PredictionCanceledError,
     ReplicateClient,
     ReplicateError,
 )
-from imagen_ui.catalog import ModelEntry
+from imagen_ui.replicate.pacing import TokenBucket
 from imagen_ui.schema import InvalidRequest, ModelSchema
+from imagen_ui.service import messages
+from imagen_ui.store.history import Entry, History, parameters_of
 
 # Replicate allows 600 creates a minute per account; a burst covers one busy moment.
 CREATES_PER_SECOND = 10.0

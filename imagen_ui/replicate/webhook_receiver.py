@@ -25,8 +25,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from imagen_ui.prediction import TERMINAL_STATUSES
-from imagen_ui.webhooks import (
+from imagen_ui.replicate.prediction import TERMINAL_STATUSES
+from imagen_ui.replicate.webhook_signature import (
     DEFAULT_TOLERANCE,
     InvalidSignatureError,
     MissingHeaderError,

@@ -24,7 +24,7 @@ from urllib.parse import unquote_to_bytes
 import httpx
 from PIL import Image
 
-from imagen_ui.errors import DownloadError
+from imagen_ui.replicate.errors import DownloadError
 
 __all__ = ["Download", "DownloadPolicy", "inspect_image", "normalize_format"]
 

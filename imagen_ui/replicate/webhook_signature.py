@@ -1,4 +1,4 @@
-"""Replicate webhooks: the Standard Webhooks signature check (the receiver route comes later).
+"""Replicate webhooks: the Standard Webhooks signature, made and checked (the route is webhook_receiver).
 
 Replicate signs `f"{webhook-id}.{webhook-timestamp}.{raw body}"` with HMAC-SHA256, keyed by the
 base64-decoded part of the secret after `whsec_` (not the secret's UTF-8 bytes, as one of Replicate's

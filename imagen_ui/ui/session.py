@@ -6,9 +6,14 @@ import contextlib
 
 import gradio as gr
 
-from imagen_ui.quota import QuotaExceeded, visitor_keys
-from imagen_ui.service import ShuttingDown, Viewer, Visitor
-from imagen_ui.visitor import visitor_id
+from imagen_ui.service import (
+    QuotaExceeded,
+    ShuttingDown,
+    Viewer,
+    Visitor,
+    visitor_id,
+    visitor_keys,
+)
 
 
 class Who:

@@ -9,9 +9,8 @@ import html
 
 import gradio as gr
 
-from imagen_ui.history import Entry
-from imagen_ui.service import GenerationService
-from imagen_ui.ui_common import Who
+from imagen_ui.service import Entry, GenerationService
+from imagen_ui.ui.session import Who
 
 PER_PAGE = 24
 

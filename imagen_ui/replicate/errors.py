@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 if TYPE_CHECKING:
-    from imagen_ui.prediction import Prediction
+    from imagen_ui.replicate.prediction import Prediction
 
 __all__ = [
     "AmbiguousCreateError",

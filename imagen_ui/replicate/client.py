@@ -24,8 +24,8 @@ from urllib.parse import quote
 
 import httpx
 
-from imagen_ui.downloads import Download, DownloadPolicy, fetch, origin_of
-from imagen_ui.errors import (
+from imagen_ui.replicate.downloads import Download, DownloadPolicy, fetch, origin_of
+from imagen_ui.replicate.errors import (
     AmbiguousCreateError,
     DownloadError,
     InsufficientCreditError,
@@ -47,9 +47,9 @@ from imagen_ui.errors import (
     error_for_outcome,
     error_from_response,
 )
-from imagen_ui.polling import Poller
-from imagen_ui.prediction import TERMINAL_STATUSES, Prediction, PredictionPage
-from imagen_ui.retry import RetryPolicy
+from imagen_ui.replicate.polling import Poller
+from imagen_ui.replicate.prediction import TERMINAL_STATUSES, Prediction, PredictionPage
+from imagen_ui.replicate.retry import RetryPolicy
 
 __all__ = [
     "AmbiguousCreateError",
@@ -426,7 +426,7 @@ class ReplicateClient:
     # -- downloads ------------------------------------------------------------------------------------
 
     async def download(self, url: str, *, expected_format: str | None = None) -> Download:
-        """Fetch an output file under the download rules of `imagen_ui.downloads`; raises DownloadError.
+        """Fetch an output file under the download rules of `imagen_ui.replicate.downloads`; raises DownloadError.
 
         One more try after a transient failure (no answer, 429, 5xx). The bytes are returned as served.
         """

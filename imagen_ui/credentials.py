@@ -12,10 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from imagen_ui.config import Settings
 
 Credential = tuple[str, str]
 SHAPE = "user:password with neither part empty"
@@ -74,14 +70,6 @@ def combine(*groups: Iterable[Credential]) -> tuple[Credential, ...]:
     if len({user for user, _ in merged}) != len(merged):
         raise CredentialsError("the same user name is given twice (--auth, IMAGEN_UI_AUTH, auth file)")
     return tuple(merged)
-
-
-def gradio_auth(settings: Settings) -> list[Credential] | None:
-    """What to pass as `demo.launch(auth=...)`: the (user, password) list, or None for no login.
-
-    A list (not a callable) lets Gradio compare passwords itself, in constant time (hmac.compare_digest).
-    """
-    return list(settings.auth) or None
 
 
 def _unique(numbered: list[tuple[int, Credential]], unit: str) -> tuple[Credential, ...]:

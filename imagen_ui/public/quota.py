@@ -21,10 +21,10 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Literal
 
-from imagen_ui.visitor import visitor_id
+from imagen_ui.public.visitors import visitor_id
 
 if TYPE_CHECKING:
-    from imagen_ui.config import Settings
+    from imagen_ui.settings import Settings
 
 WINDOW_SECONDS = 3600.0
 MAX_KEYS = 100_000  # ~ tens of MB at worst; beyond it the least recently charged keys are forgotten

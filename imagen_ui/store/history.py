@@ -1,7 +1,7 @@
 """Persistent history: each generated image is a file under ``root/images``, indexed in SQLite.
 
 The files are the source of truth: every one carries its generation parameters (see
-:mod:`imagen_ui.metadata`), so :meth:`History.reconcile` can rebuild any row from its file.
+:mod:`imagen_ui.store.metadata`), so :meth:`History.reconcile` can rebuild any row from its file.
 Writes are ordered so a kill at any moment leaves either nothing or a complete file:
 temp file -> fsync -> rename -> fsync dir, and only then the row. Reconcile (run at start-up)
 finishes the job: it drops rows whose file is gone, indexes files that have no row, and deletes
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from imagen_ui import metadata
+from imagen_ui.store import metadata
 
 __all__ = ["Entry", "History", "ReconcileReport"]
 

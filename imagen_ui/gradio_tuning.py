@@ -1,0 +1,149 @@
+"""Every change this app makes to Gradio's own behaviour, in one room, each with why it exists.
+
+They reach into Gradio's internals (environment knobs read when the queue is made, attributes of
+blocks, the queue and event handlers), so they hold for the pinned Gradio only: `check_version` says
+at start-up when another version runs, and `tests/test_gradio_tuning.py` is the contract that fails
+when an upgrade renames one. Each measured figure comes from `benchmarks/playground_load.py`.
+
+Callers: `bootstrap` (before and after the page is built) and the page's wiring (`imagen_ui.ui`).
+Importing this module does not import Gradio: `configure_environment` must run before that.
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+import importlib.util
+import inspect
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+__all__ = [
+    "PINNED_GRADIO",
+    "MAX_THREADS",
+    "accept_any_payload",
+    "check_version",
+    "configure_environment",
+    "freeze_startup_objects",
+    "launch_options",
+    "memoize_block_configs",
+    "name_parameters",
+    "tune_queue",
+]
+
+logger = logging.getLogger(__name__)
+
+PINNED_GRADIO = "6.31.0"  # requirements.txt and README's sdk_version say the same
+# Worker slots of the queue: every click streams for seconds while waiting on Replicate (I/O, not
+# CPU), so the 40 Gradio gives by default made the 41st visitor wait for a slot.
+MAX_THREADS = 256
+# Gradio's queue rebuilds its monitoring summary (a pandas DataFrame of the last 10,000 events,
+# grouped and ranked) after every event, in a thread that holds the GIL: a few ms per event, growing
+# with the app's age. Every 100 events over the last 1,000 is plenty for its /monitoring page.
+QUEUE_SUMMARY_ENV = {"GRADIO_ANALYTICS_CACHE_FREQUENCY": "100", "GRADIO_ANALYTICS_MAX_EVENTS": "1000"}
+# Gradio's "auto" sends every queued event a fresh position (a pydantic message each) whenever any
+# event starts: O(n²) in a burst of clicks. Once a second is plenty when events hardly wait.
+STATUS_UPDATE_RATE = 1.0
+_MEMOIZED_METHODS = ("api_info", "api_info_as_input", "api_info_as_output", "example_inputs")
+
+
+def configure_environment(*, analytics: bool) -> None:
+    """Before Gradio is imported anywhere: analytics and version checks stay off unless asked for,
+    and the queue's summary knobs above are read when the queue is made."""
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "True" if analytics else "False"
+    if not analytics:
+        os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    for key, value in QUEUE_SUMMARY_ENV.items():
+        os.environ.setdefault(key, value)
+
+
+def check_version() -> bool:
+    """True when the running Gradio is the pinned one; otherwise says once that the tunings below
+    may not apply (the app still runs, only slower or with Gradio's own error messages)."""
+    import gradio
+
+    if gradio.__version__ == PINNED_GRADIO:
+        return True
+    logger.warning("Gradio %s is installed; imagen-ui is tuned for %s (requirements.txt). It should work, "
+                   "but the speed figures and some messages may differ.", gradio.__version__, PINNED_GRADIO)
+    return False
+
+
+def memoize_block_configs(demo: Any) -> None:
+    """Compute each block's config and API description once instead of per visitor and event.
+
+    Gradio 6 rebuilds every block's config (an inspect.signature of its constructor, and three
+    pydantic JSON-schema generations) for each new session and each streamed update; with 64
+    visitors that was most of the server's CPU (1.93 -> 1.74). They depend only on how the blocks
+    were built, which this page never changes after launch; sessions change their own copies.
+    """
+    for block in demo.blocks.values():
+        for name in _MEMOIZED_METHODS:
+            method = getattr(block, name, None)
+            if callable(method):
+                setattr(block, name, functools.cache(method))
+        block.get_config = _config_once(block.get_config)
+
+
+def _config_once(get_config: Callable[..., dict]) -> Callable[..., dict]:
+    """A block's config, computed at its first use (after launch) and copied from then on.
+
+    A shallow copy, as Gradio's own get_config gives: it puts the block's attributes (choices,
+    value, ...) into every config it builds without copying them, and sessions change only their
+    copy's top-level keys ("value", and None-valued keys they delete)."""
+    cache: dict = {}
+
+    def cached(*args, **kwargs):
+        if args or kwargs:
+            return get_config(*args, **kwargs)
+        if "config" not in cache:
+            cache["config"] = get_config()
+        return dict(cache["config"])
+
+    return cached
+
+
+def tune_queue(demo: Any, *, max_threads: int = MAX_THREADS) -> None:
+    """Enable the queue with no per-event concurrency cap (every event is I/O-bound) and the
+    settings above. The worker slots are sized from max_threads when the queue is made, and
+    launch() resets them from its own argument: `launch_options` passes the same figure."""
+    demo.max_threads = max_threads
+    demo.queue(default_concurrency_limit=None, status_update_rate=STATUS_UPDATE_RATE)
+
+
+def launch_options(demo: Any) -> dict:
+    """What launch() must be given so it keeps what `tune_queue` set."""
+    return {"max_threads": demo.max_threads}
+
+
+def name_parameters(handler: Callable, names: Sequence[str], *, request_first: bool = True) -> None:
+    """Give a `*values` handler a signature with one parameter per name, so Gradio's API page,
+    gradio_client and MCP name the parameters after the model's inputs instead of `values`."""
+    import gradio as gr
+
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    head = [inspect.Parameter("request", kind, annotation=gr.Request)] if request_first else []
+    handler.__signature__ = inspect.Signature(head + [inspect.Parameter(n, kind) for n in names])
+
+
+def accept_any_payload(component: Any) -> Any:
+    """Let the service, not Gradio, refuse an out-of-range value sent straight to the API, so the
+    message names the field ("Number of images must be…") instead of Gradio's generic bounds error.
+    Set on the instance: a subclass would make Gradio write a .pyi file into this package."""
+    component.preprocess = lambda payload: payload
+    return component
+
+
+def freeze_startup_objects() -> None:
+    """Once the page is built. Gradio tries `import matplotlib` twice per event (to switch its
+    plotting backend); when it is not installed each try searches sys.path anew, so it is recorded
+    as missing. Then what exists now (Gradio, the page's blocks, the schemas) lives as long as the
+    app: frozen, the collector's full passes stop rescanning it (unfrozen, one such pass took 0.1 s
+    in the middle of a burst of clicks). Start-up's garbage goes first."""
+    if "matplotlib" not in sys.modules and importlib.util.find_spec("matplotlib") is None:
+        sys.modules["matplotlib"] = None  # type: ignore[assignment]
+    gc.collect()
+    gc.freeze()

@@ -1,0 +1,25 @@
+"""The service layer: the one orchestrator between the page and everything behind it.
+
+    generation      GenerationService: validate -> N predictions -> download -> store -> snapshots
+    messages        the one place typed errors become a person's words
+    catalog_loader  the offered models' schemas fetched at start-up
+
+The page imports only this package (and the pure modules): what it needs of the layers below
+(a history entry, a refused quota, who a request comes from) is named here.
+"""
+
+from imagen_ui.public import SET_COOKIE_JS, QuotaExceeded, visitor_id, visitor_keys
+from imagen_ui.replicate import ReplicateError
+from imagen_ui.service.generation import (
+    GenerationService,
+    HistoryPage,
+    ImageSlot,
+    ShuttingDown,
+    Snapshot,
+    Viewer,
+    Visitor,
+)
+from imagen_ui.store import Entry
+
+__all__ = ["SET_COOKIE_JS", "Entry", "GenerationService", "HistoryPage", "ImageSlot", "QuotaExceeded",
+           "ReplicateError", "ShuttingDown", "Snapshot", "Viewer", "Visitor", "visitor_id", "visitor_keys"]

@@ -1,0 +1,11 @@
+"""The store: every generated image on disk with its parameters, indexed in SQLite.
+
+    history     History: atomic writes, search, paging, delete, reconcile at start-up
+    metadata    parameters embedded in PNG/JPEG/WebP files the way AUTOMATIC1111 writes them
+
+Nothing here knows of Gradio or Replicate's HTTP API.
+"""
+
+from imagen_ui.store.history import Entry, History, ReconcileReport
+
+__all__ = ["Entry", "History", "ReconcileReport"]

@@ -32,6 +32,7 @@ __all__ = [
     "memoize_block_configs",
     "name_parameters",
     "tune_queue",
+    "upload_folder",
 ]
 
 logger = logging.getLogger(__name__)
@@ -147,3 +148,11 @@ def freeze_startup_objects() -> None:
         sys.modules["matplotlib"] = None  # type: ignore[assignment]
     gc.collect()
     gc.freeze()
+
+
+def upload_folder() -> str:
+    """Where Gradio keeps the files visitors upload (GRADIO_TEMP_DIR, else <tmp>/gradio): the only
+    place, with the history, that a request may name an image file in."""
+    from gradio.utils import get_upload_folder
+
+    return get_upload_folder()

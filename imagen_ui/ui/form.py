@@ -15,6 +15,7 @@ import gradio as gr
 
 from imagen_ui import gradio_tuning
 from imagen_ui.schema import InputField, ModelSchema, choice_label
+from imagen_ui.service import SEED_INPUT, count_input
 
 # Readable labels where the schema's title says less than a person needs.
 LABELS = {"safety_filter_level": "Safety filter", "output_format": "Output format"}
@@ -62,12 +63,20 @@ def controls_for(schema: ModelSchema, *, primary: bool) -> dict[str, gr.componen
     """The controls of every input but the prompt, by input name. The primary form keeps plain
     element ids (e.g. #aspect_ratio); the others' are prefixed with the model's slug."""
     prefix = "" if primary else f"{slug(schema.model)}-"
-    return {f.name: control_for(f, elem_id=prefix + f.name) for f in schema.fields if f.name != "prompt"}
+    own_count = count_input(schema)  # the page's one "Images" control sets it
+    return {f.name: control_for(f, elem_id=prefix + f.name) for f in schema.fields
+            if f.name not in ("prompt", own_count)}
 
 
 def control_for(field: InputField, *, elem_id: str) -> gr.components.Component:
     label = LABELS.get(field.name) or field.label
     info = field.description or None
+    if field.name == SEED_INPUT and field.kind == "integer":
+        # A text box, not gr.Number: an empty Number is sent as 0, so every click repeated one seed.
+        return gr.Textbox(value="" if field.default is None else str(field.default), label=label,
+                          info="Empty: a new random seed for every image. A number: image 1 uses it, "
+                               "image 2 the next one…", placeholder="random", elem_id=elem_id,
+                          elem_classes=["seed-box"])
     if field.choices:
         choices = [(choice_label(field.name, value), value) for value in field.choices]
         # allow_custom_value: the schema, not Gradio, refuses an unknown value, with a clearer message.

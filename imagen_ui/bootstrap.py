@@ -38,14 +38,14 @@ class App:
     def launch(self, **options) -> None:
         """Serve the page (blocks unless prevent_thread_lock=True is passed)."""
         from imagen_ui.settings import gradio_auth
-        from imagen_ui.ui import LAUNCH_OPTIONS
+        from imagen_ui.ui import LAUNCH_OPTIONS, TILE_DIR
 
         settings = self.settings
         options.setdefault("server_name", settings.host)
         options.setdefault("server_port", settings.port)
         options.setdefault("share", settings.share)
         # Only the image files: the SQLite index beside them holds every visitor's prompts.
-        options.setdefault("allowed_paths", [str(self.service.history.images_dir)])
+        options.setdefault("allowed_paths", [str(self.service.history.images_dir), str(TILE_DIR)])
         options.setdefault("footer_links", [])
         for key, value in gradio_tuning.launch_options(self.demo).items():
             options.setdefault(key, value)
@@ -101,6 +101,7 @@ def create_app(settings: Settings, *, emulator=None) -> App:
     gradio_tuning.check_version()
 
     from imagen_ui import ui
+    from imagen_ui.ui import TILE_DIR
     from imagen_ui.emulator import Emulator
     from imagen_ui.public.quota import quota_from_settings, trust_forwarded_for
     from imagen_ui.replicate.client import ReplicateClient
@@ -131,7 +132,7 @@ def create_app(settings: Settings, *, emulator=None) -> App:
         history = History(settings.history_dir)
         # Served straight from the history: Gradio would otherwise hash and copy every image into
         # its cache on every update that shows it. They never change once written.
-        gr.set_static_paths([history.images_dir])
+        gr.set_static_paths([history.images_dir, TILE_DIR])
         service = GenerationService(
             client,
             catalog,

@@ -101,7 +101,12 @@ def test_one_failed_image_does_not_hide_the_others(api):
     client, emulator, _ = api
     emulator.inject_fault("POST", "/v1/models/", "e005", times=1)
     gallery, status = generate(client, n=4)
-    assert len(gallery) == 3
+    # Tile N is always image N: the failed one keeps its tile, a placeholder that says why.
+    assert len(gallery) == 4
+    failed = [item for item in gallery if "failed" in item["caption"]]
+    assert len(failed) == 1 and "safety filter" in failed[0]["caption"]
+    assert failed[0]["image"]["mime_type"] == "image/svg+xml"  # Gradio inlines a placeholder SVG
+    assert [item["caption"].split(" · ")[0] for item in gallery] == ["1", "2", "3", "4"]
     assert status.count("safety filter") == 1
     assert status.count("done in") == 3
 

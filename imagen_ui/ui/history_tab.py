@@ -10,7 +10,7 @@ import html
 import gradio as gr
 
 from imagen_ui.service import Entry, GenerationService
-from imagen_ui.ui.session import Who
+from imagen_ui.ui.session import Who, refusal
 
 PER_PAGE = 24
 
@@ -94,7 +94,7 @@ def build(service: GenerationService, forms, tabs: gr.Tabs, who: Who, tab: gr.Ta
     def reuse_settings(entry_id: int | None, request: gr.Request):
         entry = service.history_entry(viewer(request), entry_id)
         if entry is None:
-            raise gr.Error("That image is no longer in the history.", print_exception=False)
+            raise refusal("Not found", "That image is no longer in the history.")
         gr.Info("Settings copied to the Generate tab.")
         model = entry.model if entry.model in service.catalog else service.default_model
         values = service.form_values(entry.inputs, model)

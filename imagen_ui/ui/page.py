@@ -17,7 +17,8 @@ from imagen_ui.ui import snippets
 from imagen_ui.ui import status_lines as status
 from imagen_ui.ui.assets import CSS, PAGE_JS
 from imagen_ui.ui.form import Form, Forms, controls_for, slug
-from imagen_ui.ui.session import Who, session_of, stream
+from imagen_ui.ui.tiles import Tiles, shape_of
+from imagen_ui.ui.session import Who, refusal, session_of, stream
 
 # The prompt from the model's Replicate page, and a few that show the controls off.
 REPLICATE_PAGE_PROMPT = (
@@ -100,6 +101,7 @@ def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Fo
                 max_lines=12,
                 placeholder="Describe the image… (Ctrl+Enter to generate)",
                 elem_id="prompt",
+                elem_classes=[_limit_class(catalog[default])],
                 autofocus=True,
             )
             forms = Forms(picker, prompt)
@@ -111,7 +113,7 @@ def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Fo
                         "Generate", variant="primary", visible=primary, elem_classes=["generate-button"],
                         elem_id="generate" if primary else f"generate-{slug(model)}",
                     ))
-                cancel = gr.Button("Cancel", variant="stop", elem_id="cancel")
+                cancel = gr.Button("Cancel", variant="secondary", elem_id="cancel")  # live while running
             for model, entry in catalog.items():
                 form = forms.forms[model]
                 with gr.Column(visible=model == default) as form.column:
@@ -129,6 +131,8 @@ def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Fo
                 elem_id="gallery",
             )
             status_box = gr.Markdown(label="status", elem_id="status")
+            gr.HTML('<button id="notify-me" type="button">Notify me when images are ready in a background '
+                    "tab</button>", elem_id="notify", padding=False)
             _api_code(service, forms, count)
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
@@ -144,10 +148,11 @@ def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Fo
     def pick(model: str):
         shown = {part: gr.update(visible=name == model)
                  for name, form in forms.forms.items() for part in (form.column, form.generate)}
-        return {about: _about(catalog[model]), **shown}
+        return {about: _about(catalog[model]), prompt: gr.update(elem_classes=[_limit_class(catalog[model])]),
+                **shown}
 
     picker.change(pick, inputs=picker,
-                  outputs=[about, *(part for f in forms.forms.values() for part in (f.column, f.generate))],
+                  outputs=[about, prompt, *(part for f in forms.forms.values() for part in (f.column, f.generate))],
                   api_visibility="private")
 
     events = [_wire_generate(service, form, prompt, count, own_token, who, gallery, status_box,
@@ -185,10 +190,10 @@ def _wire_generate(service, form: Form, prompt, count, own_token, who: Who, gall
             inputs, n = service.validate(dict(zip(["prompt", *form.controls], field_values)), num_images,
                                          model=model)
         except InvalidRequest as error:
-            raise gr.Error(str(error), title="Check the form", print_exception=False) from None
+            raise refusal("Check the form", str(error)) from None
         generation = service.generate(inputs, n, model=model, visitor=who(request, token),
                                       session=session_of(request))
-        async for update in stream(generation, status.render):
+        async for update in stream(generation, status.render, Tiles(shape_of(inputs.get("aspect_ratio")))):
             yield update
 
     run.__doc__ = f"Generate images with {model}: the prompt, its inputs, and the number of images."
@@ -245,6 +250,12 @@ def _about(entry: ModelEntry) -> str:
     if entry.problem:
         text += f"\n\n<span class='model-problem'>⚠ {entry.problem}</span>"
     return text
+
+
+def _limit_class(entry: ModelEntry) -> str:
+    """The prompt's length limit as a class the page's counter reads ("limit-2000")."""
+    field = next((f for f in entry.schema.fields if f.name == "prompt"), None) if entry.schema else None
+    return f"limit-{field.max_length}" if field is not None and field.max_length else "limit-0"
 
 
 def _model_label(model: str, entry: ModelEntry) -> str:

@@ -101,7 +101,6 @@ def create_app(settings: Settings, *, emulator=None) -> App:
     gradio_tuning.check_version()
 
     from imagen_ui import ui
-    from imagen_ui.ui import TILE_DIR
     from imagen_ui.emulator import Emulator
     from imagen_ui.public.quota import quota_from_settings, trust_forwarded_for
     from imagen_ui.replicate.client import ReplicateClient
@@ -109,6 +108,7 @@ def create_app(settings: Settings, *, emulator=None) -> App:
     from imagen_ui.service.catalog_loader import load_catalog
     from imagen_ui.service.generation import GenerationService
     from imagen_ui.store.history import History
+    from imagen_ui.ui import TILE_DIR
 
     started_here = False
     if emulator is None and settings.use_emulator:

@@ -17,7 +17,7 @@ def slow_site(make_emulator, tmp_path):
         yield url, emulator
 
 
-def tile_captions(page) -> list[str]:
+def tile_captions(page) -> list[str]:  # noqa: F811
     return page.locator("#gallery .caption-label").all_inner_texts()
 
 

@@ -17,8 +17,8 @@ from imagen_ui.ui import snippets
 from imagen_ui.ui import status_lines as status
 from imagen_ui.ui.assets import CSS, PAGE_JS
 from imagen_ui.ui.form import Form, Forms, controls_for, slug
-from imagen_ui.ui.tiles import Tiles, shape_of
 from imagen_ui.ui.session import Who, refusal, session_of, stream
+from imagen_ui.ui.tiles import Tiles, shape_of
 
 # The prompt from the model's Replicate page, and a few that show the controls off.
 REPLICATE_PAGE_PROMPT = (

@@ -38,6 +38,7 @@ class App:
     def launch(self, **options) -> None:
         """Serve the page (blocks unless prevent_thread_lock=True is passed)."""
         from imagen_ui.settings import gradio_auth
+        from imagen_ui.store import ARCHIVE_DIR
         from imagen_ui.ui import LAUNCH_OPTIONS, TILE_DIR
 
         settings = self.settings
@@ -45,7 +46,8 @@ class App:
         options.setdefault("server_port", settings.port)
         options.setdefault("share", settings.share)
         # Only the image files: the SQLite index beside them holds every visitor's prompts.
-        options.setdefault("allowed_paths", [str(self.service.history.images_dir), str(TILE_DIR)])
+        options.setdefault("allowed_paths", [str(self.service.history.images_dir), str(TILE_DIR),
+                                             str(ARCHIVE_DIR)])
         options.setdefault("footer_links", [])
         for key, value in gradio_tuning.launch_options(self.demo).items():
             options.setdefault(key, value)

@@ -151,9 +151,9 @@ def test_the_stream_sends_only_what_changes_on_the_page(api):
     job = client.submit("a quiet harbour at dawn", "1:1", "jpg", PERMISSIVE, 1, api_name="/generate")
     job.result(timeout=30)
     statuses = [status for _gallery, status in job.outputs()]
-    # "starting", then the image: the short processing step is held back, not flashed.
+    # "sent", then the image: the short processing step is held back, not flashed.
     assert len(statuses) == 2, statuses
-    assert "starting" in statuses[0] and "done in" in statuses[1]
+    assert "sent to Replicate" in statuses[0] and "done in" in statuses[1]
 
 
 def test_a_long_processing_step_is_shown(api):
@@ -162,7 +162,7 @@ def test_a_long_processing_step_is_shown(api):
     job = client.submit("a slow lighthouse", "1:1", "jpg", PERMISSIVE, 1, api_name="/generate")
     job.result(timeout=30)
     statuses = [status for _gallery, status in job.outputs()]
-    assert [s.split(": ", 1)[1].split()[0] for s in statuses] == ["starting…", "processing…", "done"]
+    assert [s.split(": ", 1)[1].split()[0] for s in statuses] == ["sent", "processing…", "done"]
 
 
 def test_cancel_cancels_the_remote_predictions(api):

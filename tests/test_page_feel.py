@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import zipfile
 
 import pytest
 from playground import serve
@@ -114,3 +115,30 @@ def test_a_prompt_near_its_limit_shows_a_counter(site, page):  # noqa: F811
 
 def _in_view(locator) -> bool:
     return locator.evaluate("e => e.getBoundingClientRect().top < innerHeight")
+
+
+def test_download_and_download_all_give_the_originals_under_the_clicks_name(make_emulator, tmp_path,
+                                                                            page):  # noqa: F811
+    emulator = make_emulator(latency=0.05)
+    with serve(tmp_path / "outputs", api_base=emulator.base_url) as (app, url):
+        page.goto(url)
+        page.locator("#prompt textarea").fill("Two foxes, one zip")
+        page.locator("#num_images input[type=number]").fill("2")
+        page.locator("#num_images input[type=number]").press("Enter")
+        page.locator("#generate").click()
+        everything = page.locator("#download-all")
+        expect(everything).to_be_visible(timeout=10_000)
+        expect(everything).to_contain_text("Download all 2")
+        with page.expect_download() as caught:
+            everything.click()
+        name = caught.value.suggested_filename
+        assert re.fullmatch(r"imagen-4-fast_\d{8}-\d{6}_two-foxes-one-zip\.zip", name), name
+        stored = {e.path.name: e.path.read_bytes() for e in app.service.history.page(everyone=True)}
+        with zipfile.ZipFile(caught.value.path()) as archive:
+            assert {n: archive.read(n) for n in archive.namelist()} == stored  # the exact files
+        page.locator("#gallery .thumbnail-item").nth(1).click()
+        one = page.locator("#download")
+        expect(one).to_contain_text("Download image 2")
+        with page.expect_download() as caught:
+            one.click()
+        assert stored[caught.value.suggested_filename] == open(caught.value.path(), "rb").read()

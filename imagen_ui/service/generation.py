@@ -30,6 +30,7 @@ from imagen_ui.replicate.pacing import TokenBucket
 from imagen_ui.schema import InvalidRequest, ModelSchema
 from imagen_ui.service import messages
 from imagen_ui.service.image_count import SEED_INPUT, plan_images
+from imagen_ui.store.archive import write_zip
 from imagen_ui.store.history import Entry, History, parameters_of
 
 # Replicate allows 600 creates a minute per account; a burst covers one busy moment.
@@ -47,7 +48,9 @@ class ImageSlot:
 
     index: int
     model: str = ""
-    status: str = "queued"  # queued | starting | processing | succeeded | failed | canceled
+    # queued | sent (to Replicate, no answer yet) | starting | processing (as Replicate says) |
+    # succeeded | failed | canceled
+    status: str = "queued"
     started_at: float | None = None  # monotonic time the prediction was sent
     finished_at: float | None = None
     prediction_id: str | None = None
@@ -103,6 +106,7 @@ class HistoryPage:
 @dataclass(frozen=True)
 class Snapshot:
     slots: tuple[ImageSlot, ...]
+    prompt: str = ""  # the click's prompt, for what its files are named after
 
     @property
     def done(self) -> bool:
@@ -249,7 +253,8 @@ class GenerationService:
         self._sessions[key].update(tasks)
         try:
             await asyncio.sleep(0)  # lets the tasks start, so the first snapshot already says so
-            snapshot = Snapshot(tuple(slots))
+            prompt = str(jobs[0].inputs.get("prompt") or "") if jobs else ""
+            snapshot = Snapshot(tuple(slots), prompt)
             self._last[key] = snapshot
             yield snapshot
             sent, held_until = snapshot, None
@@ -261,7 +266,7 @@ class GenerationService:
                     async with asyncio.timeout_at(held_until):
                         await changed.wait()
                 changed.clear()
-                snapshot = Snapshot(tuple(slots))
+                snapshot = Snapshot(tuple(slots), prompt)
                 self._last[key] = snapshot
                 # Each snapshot sent costs the page an update (Gradio's postprocessing, an event on
                 # the stream), so only what a person can see is sent, and a mere step (starting ->
@@ -289,6 +294,15 @@ class GenerationService:
     def last_snapshot(self, session: str | None) -> Snapshot | None:
         """The latest state of a session's most recent click (for the Stop button's status)."""
         return self._last.get(session or "")
+
+    def archive(self, snapshot: Snapshot) -> Path | None:
+        """Download all: a zip of a click's stored originals, named after the click (None when it
+        made fewer than two files: the Download button has the one)."""
+        paths = snapshot.paths
+        if len(paths) < 2:
+            return None
+        models = {slot.model for slot in snapshot.slots}
+        return write_zip(paths, model=models.pop() if len(models) == 1 else "compare", prompt=snapshot.prompt)
 
     def cancel_session(self, session: str | None) -> int:
         """Cancel everything a browser session has in flight (its tab was closed). Returns the count."""
@@ -381,7 +395,8 @@ class GenerationService:
         try:
             async with self._in_flight:
                 await self._creates.acquire()
-                update(index, status="starting", started_at=time.monotonic())
+                # "sent", not "starting": until Replicate answers, nothing is known of its state.
+                update(index, status="sent", started_at=time.monotonic())
 
                 def on_update(prediction: Prediction) -> None:
                     shown = _shown_status(prediction.status)

@@ -28,7 +28,7 @@ PAGE_JS = """
       if (event.target.closest && event.target.closest(selector)) clickedAt.set(box, performance.now());
     }
   }, true);
-  const running = (line) => /^[^:]*: (queued|uploading|starting|processing)/.test(line.textContent);
+  const running = (line) => /^[^:]*: (queued|uploading|sent|starting|processing)/.test(line.textContent);
   setInterval(() => {
     for (const [, box] of statusOf) {
       const lines = [...(document.getElementById(box)?.querySelectorAll("p") ?? [])];

@@ -127,9 +127,15 @@ def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Fo
                 columns=2,
                 height="auto",
                 object_fit="contain",
-                buttons=["download", "download_all", "fullscreen"],
+                # Our own Download buttons below give the originals under their names; the
+                # gallery's "download all" would zip the placeholders as gallery.zip.
+                buttons=["fullscreen"],
                 elem_id="gallery",
             )
+            with gr.Row(elem_id="downloads"):
+                download_one = gr.DownloadButton("Download", visible=False, size="sm", elem_id="download")
+                download_all = gr.DownloadButton("Download all", visible=False, size="sm",
+                                                 elem_id="download-all")
             status_box = gr.Markdown(label="status", elem_id="status")
             gr.HTML('<button id="notify-me" type="button">Notify me when images are ready in a background '
                     "tab</button>", elem_id="notify", padding=False)
@@ -140,7 +146,7 @@ def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Fo
         with gr.Column(scale=2):
             dropped = gr.File(
                 label="Drop one of your images here to reuse its settings",
-                file_types=[".png", ".jpg", ".jpeg"],
+                file_types=[".png", ".jpg", ".jpeg", ".webp"],  # every format we write settings into
                 height=140,
                 elem_id="drop-settings",
             )
@@ -162,7 +168,33 @@ def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Fo
     def stop(request: gr.Request) -> str:
         return status.render_cancelled(service.last_snapshot(session_of(request)))
 
-    cancel.click(stop, outputs=status_box, cancels=events, queue=False, api_visibility="private")
+    stopped = cancel.click(stop, outputs=status_box, cancels=events, queue=False, api_visibility="private")
+
+    def offer_downloads(request: gr.Request):
+        """After a click (or its cancel): Download has its first image, Download all the zip."""
+        snapshot = service.last_snapshot(session_of(request))
+        paths = snapshot.paths if snapshot else []
+        archive = service.archive(snapshot) if snapshot else None
+        return {
+            download_one: gr.update(value=str(paths[0]) if paths else None, visible=bool(paths),
+                                    label="Download image 1" if len(paths) > 1 else "Download"),
+            download_all: gr.update(value=str(archive) if archive else None, visible=archive is not None,
+                                    label=f"Download all {len(paths)} (.zip)"),
+        }
+
+    for event in (*events, stopped):
+        event.then(offer_downloads, outputs=[download_one, download_all], api_visibility="private")
+
+    def pick_image(request: gr.Request, event: gr.SelectData):
+        """The selected tile's original, if it is one (a placeholder has nothing to download)."""
+        snapshot = service.last_snapshot(session_of(request))
+        items = Tiles().items(snapshot) if snapshot else []
+        path = items[event.index][0] if 0 <= event.index < len(items) else None
+        if path is None or Path(path) not in snapshot.paths:
+            return gr.update(visible=False)
+        return gr.update(value=path, visible=True, label=f"Download image {event.index + 1}")
+
+    gallery.select(pick_image, outputs=download_one, api_visibility="private")
 
     def restore(path: str | None):
         found = service.settings_from_image(Path(path).read_bytes()) if path else None

@@ -89,4 +89,4 @@ def _state(slot: ImageSlot) -> str:
         return "failed: " + (why if len(why) <= _CAPTION_CHARS else why[:_CAPTION_CHARS - 1] + "…")
     if slot.status == "processing":
         return "running"
-    return {"queued": "queued", "starting": "starting", "canceled": "cancelled"}.get(slot.status, slot.status)
+    return {"sent": "sent", "canceled": "cancelled"}.get(slot.status, slot.status)

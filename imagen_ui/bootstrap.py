@@ -39,7 +39,8 @@ class App:
     def launch(self, **options) -> None:
         """Serve the page (blocks unless prevent_thread_lock=True is passed)."""
         from imagen_ui.settings import gradio_auth
-        from imagen_ui.ui import LAUNCH_OPTIONS
+        from imagen_ui.store import ARCHIVE_DIR
+        from imagen_ui.ui import LAUNCH_OPTIONS, TILE_DIR
 
         settings = self.settings
         options.setdefault("server_name", settings.host)
@@ -48,7 +49,8 @@ class App:
         # Only the image files (and those they were made from): the SQLite index beside them holds
         # every visitor's prompts.
         history = self.service.history
-        options.setdefault("allowed_paths", [str(history.images_dir), str(history.input_images.dir)])
+        options.setdefault("allowed_paths", [str(history.images_dir), str(history.input_images.dir),
+                                             str(TILE_DIR), str(ARCHIVE_DIR)])
         options.setdefault("footer_links", [])
         for key, value in gradio_tuning.launch_options(self.demo).items():
             options.setdefault(key, value)
@@ -111,6 +113,7 @@ def create_app(settings: Settings, *, emulator=None) -> App:
     from imagen_ui.service.catalog_loader import load_catalog
     from imagen_ui.service.generation import GenerationService
     from imagen_ui.store.history import History
+    from imagen_ui.ui import TILE_DIR
 
     started_here = False
     if emulator is None and settings.use_emulator:
@@ -134,7 +137,7 @@ def create_app(settings: Settings, *, emulator=None) -> App:
         history = History(settings.history_dir)
         # Served straight from the history: Gradio would otherwise hash and copy every image into
         # its cache on every update that shows it. They never change once written.
-        gr.set_static_paths([history.images_dir, history.input_images.dir])
+        gr.set_static_paths([history.images_dir, history.input_images.dir, TILE_DIR])
         service = GenerationService(
             client,
             catalog,

@@ -101,7 +101,12 @@ def test_one_failed_image_does_not_hide_the_others(api):
     client, emulator, _ = api
     emulator.inject_fault("POST", "/v1/models/", "e005", times=1)
     gallery, status = generate(client, n=4)
-    assert len(gallery) == 3
+    # Tile N is always image N: the failed one keeps its tile, a placeholder that says why.
+    assert len(gallery) == 4
+    failed = [item for item in gallery if "failed" in item["caption"]]
+    assert len(failed) == 1 and "safety filter" in failed[0]["caption"]
+    assert failed[0]["image"]["mime_type"] == "image/svg+xml"  # Gradio inlines a placeholder SVG
+    assert [item["caption"].split(" · ")[0] for item in gallery] == ["1", "2", "3", "4"]
     assert status.count("safety filter") == 1
     assert status.count("done in") == 3
 
@@ -146,9 +151,9 @@ def test_the_stream_sends_only_what_changes_on_the_page(api):
     job = client.submit("a quiet harbour at dawn", "1:1", "jpg", PERMISSIVE, 1, api_name="/generate")
     job.result(timeout=30)
     statuses = [status for _gallery, status in job.outputs()]
-    # "starting", then the image: the short processing step is held back, not flashed.
+    # "sent", then the image: the short processing step is held back, not flashed.
     assert len(statuses) == 2, statuses
-    assert "starting" in statuses[0] and "done in" in statuses[1]
+    assert "sent to Replicate" in statuses[0] and "done in" in statuses[1]
 
 
 def test_a_long_processing_step_is_shown(api):
@@ -157,7 +162,7 @@ def test_a_long_processing_step_is_shown(api):
     job = client.submit("a slow lighthouse", "1:1", "jpg", PERMISSIVE, 1, api_name="/generate")
     job.result(timeout=30)
     statuses = [status for _gallery, status in job.outputs()]
-    assert [s.split(": ", 1)[1].split()[0] for s in statuses] == ["starting…", "processing…", "done"]
+    assert [s.split(": ", 1)[1].split()[0] for s in statuses] == ["sent", "processing…", "done"]
 
 
 def test_cancel_cancels_the_remote_predictions(api):

@@ -138,7 +138,8 @@ async def test_each_image_is_uploaded_once_per_click_and_its_url_is_the_input(se
     assert all(s.status == "uploading" and s.uploads == 2 for s in first)
     assert snapshots[-1].done and all(s.status == "succeeded" for s in snapshots[-1].slots)
     assert emulator.count("POST", "/v1/files") == 2  # not 6: once per image, shared by the 3 predictions
-    urls = [f["urls"]["get"] for f in reversed(emulator.files())]
+    by_content = {emulator.file_bytes(f["id"]): f["urls"]["get"] for f in emulator.files()}
+    urls = [by_content[Path(red).read_bytes()], by_content[Path(blue).read_bytes()]]  # in the order given
     predictions = emulator.predictions()
     assert len(predictions) == 3 and all(p["input"]["image_input"] == urls for p in predictions)
     uploads_seen = [r for r in emulator.requests if r.path == "/v1/files"]

@@ -150,7 +150,11 @@ class Poller:
         watch = self._watches.get(prediction.id)
         if watch is None:
             expected_end = (started if started is not None else now) + expected_runtime if expected_runtime else None
-            watch = self._watches[prediction.id] = _Watch(prediction, self._first_due(expected_end, now), expected_end)
+            due = self._first_due(expected_end, now)
+            if prediction.status == "starting" and self.webhook_grace is None:
+                # Queued or booting at Replicate: look again soon, so the page can say when it runs.
+                due = min(due, now + 2 * self.interval)
+            watch = self._watches[prediction.id] = _Watch(prediction, due, expected_end)
         waiter = _Waiter(future, on_update)
         watch.waiters.append(waiter)
         future.add_done_callback(lambda f: self._forget(prediction.id, waiter) if f.cancelled() else None)

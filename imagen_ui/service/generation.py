@@ -32,8 +32,10 @@ from imagen_ui.replicate.client import (
 from imagen_ui.replicate.pacing import TokenBucket
 from imagen_ui.schema import InvalidRequest, ModelSchema
 from imagen_ui.service import messages
+from imagen_ui.service.image_count import SEED_INPUT, plan_images
 from imagen_ui.service.input_images import InputImage, check_image_inputs
 from imagen_ui.service.uploads import UploadFailed, images_in, upload_all, with_links
+from imagen_ui.store.archive import write_zip
 from imagen_ui.store.history import Entry, History, parameters_of
 from imagen_ui.store.input_images import InputImages
 
@@ -54,13 +56,16 @@ class ImageSlot:
 
     index: int
     model: str = ""
-    status: str = "queued"  # queued | uploading | starting | processing | succeeded | failed | canceled
+    # queued | uploading (the click's input images) | sent (to Replicate, no answer yet) |
+    # starting | processing (as Replicate says) | succeeded | failed | canceled
+    status: str = "queued"
     started_at: float | None = None  # monotonic time the prediction was sent
     finished_at: float | None = None
     prediction_id: str | None = None
     predict_time: float | None = None
     paths: tuple[Path, ...] = ()  # the stored files: one, or several for a model with a list output
     message: str | None = None  # a person's words for a failure
+    seed: int | None = None  # the seed sent with the prediction, when the model takes one
     uploads: int = 0  # input images being uploaded for the click (status "uploading")
 
     @property
@@ -74,10 +79,12 @@ class ShuttingDown(Exception):
 
 @dataclass(frozen=True)
 class Job:
-    """One image to make: which model, with which validated inputs."""
+    """One prediction to make: which model, with which validated inputs, and how many of the
+    click's images it makes (more than one only through the model's own count input)."""
 
     model: str
     inputs: Mapping[str, object]
+    outputs: int = 1
 
 
 @dataclass(frozen=True)
@@ -108,6 +115,7 @@ class HistoryPage:
 @dataclass(frozen=True)
 class Snapshot:
     slots: tuple[ImageSlot, ...]
+    prompt: str = ""  # the click's prompt, for what its files are named after
 
     @property
     def done(self) -> bool:
@@ -162,15 +170,6 @@ class GenerationService:
         self._last: dict[str, Snapshot] = {}
         self._loop: asyncio.AbstractEventLoop | None = None  # where the generations run
         self._accepting = True
-
-    @property
-    def model(self) -> str:
-        return self.default_model
-
-    @property
-    def schema(self) -> ModelSchema:
-        """The schema of the model the page opens with."""
-        return self.schema_for(self.default_model)
 
     def schema_for(self, model: str) -> ModelSchema:
         entry = self.catalog.get(model)
@@ -248,9 +247,12 @@ class GenerationService:
         """Start `num_images` predictions of validated `inputs`; yield a Snapshot on every change.
 
         A visitor's own token pays for their images (and lifts the host's quota); otherwise the
-        host's quota applies, and quota.QuotaExceeded is raised before anything is sent."""
-        job = Job(model or self.default_model, inputs)
-        return self.run_jobs([job] * num_images, visitor=visitor, session=session)
+        host's quota applies, and quota.QuotaExceeded is raised before anything is sent.
+        Seeds and the model's own count input are planned by `image_count.plan_images`."""
+        model = model or self.default_model
+        jobs = [Job(model, planned.inputs, planned.outputs)
+                for planned in plan_images(self.schema_for(model), inputs, num_images)]
+        return self.run_jobs(jobs, visitor=visitor, session=session)
 
     def compare(
         self,
@@ -290,29 +292,36 @@ class GenerationService:
             raise ShuttingDown("The app is restarting. Try again in a moment.")
         self._loop = asyncio.get_running_loop()
         client = self._visitor_clients.get(visitor.token) if visitor.token else self.client
+        # One slot per image the click makes: tile 2 is always image 2, whatever happens to it.
+        firsts = [sum(job.outputs for job in jobs[:i]) for i in range(len(jobs))]
+        slots = [ImageSlot(index=first + k, model=job.model, seed=_seed_of(job))
+                 for first, job in zip(firsts, jobs) for k in range(job.outputs)]
         reservation = None
         if not visitor.token and self.quota is not None and self.quota.enabled:
-            reservation = self.quota.reserve(visitor.keys, len(jobs))
+            reservation = self.quota.reserve(visitor.keys, len(slots))
         # Input images go up once per click, in parallel, before the predictions that use them.
         images = images_in(job.inputs for job in jobs)
         uploads = asyncio.create_task(upload_all(client, images)) if images else None
-        first = {"status": "uploading", "uploads": len(images)} if images else {}
-        slots = [ImageSlot(index=i, model=job.model, **first) for i, job in enumerate(jobs)]
+        if images:
+            slots = [replace(slot, status="uploading", uploads=len(images)) for slot in slots]
         changed = asyncio.Event()
 
-        def update(index: int, **changes: object) -> None:
-            slots[index] = replace(slots[index], **changes)
+        def update(indexes: range, **changes: object) -> None:
+            for index in indexes:
+                slots[index] = replace(slots[index], **changes)
             changed.set()
 
         tasks = [
-            asyncio.create_task(self._one_image(client, i, job, visitor.owner, update, uploads))
-            for i, job in enumerate(jobs)
+            asyncio.create_task(self._one_prediction(client, range(first, first + job.outputs), job,
+                                                     visitor.owner, update, uploads))
+            for first, job in zip(firsts, jobs)
         ]
         key = session or ""
         self._sessions[key].update(tasks)
         try:
             await asyncio.sleep(0)  # lets the tasks start, so the first snapshot already says so
-            snapshot = Snapshot(tuple(slots))
+            prompt = str(jobs[0].inputs.get("prompt") or "") if jobs else ""
+            snapshot = Snapshot(tuple(slots), prompt)
             self._last[key] = snapshot
             yield snapshot
             sent, held_until = snapshot, None
@@ -324,7 +333,7 @@ class GenerationService:
                     async with asyncio.timeout_at(held_until):
                         await changed.wait()
                 changed.clear()
-                snapshot = Snapshot(tuple(slots))
+                snapshot = Snapshot(tuple(slots), prompt)
                 self._last[key] = snapshot
                 # Each snapshot sent costs the page an update (Gradio's postprocessing, an event on
                 # the stream), so only what a person can see is sent, and a mere step (starting ->
@@ -354,6 +363,15 @@ class GenerationService:
     def last_snapshot(self, session: str | None) -> Snapshot | None:
         """The latest state of a session's most recent click (for the Stop button's status)."""
         return self._last.get(session or "")
+
+    def archive(self, snapshot: Snapshot) -> Path | None:
+        """Download all: a zip of a click's stored originals, named after the click (None when it
+        made fewer than two files: the Download button has the one)."""
+        paths = snapshot.paths
+        if len(paths) < 2:
+            return None
+        models = {slot.model for slot in snapshot.slots}
+        return write_zip(paths, model=models.pop() if len(models) == 1 else "compare", prompt=snapshot.prompt)
 
     def cancel_session(self, session: str | None) -> int:
         """Cancel everything a browser session has in flight (its tab was closed). Returns the count."""
@@ -461,8 +479,10 @@ class GenerationService:
         await self._visitor_clients.aclose()
         await self.client.aclose()
 
-    async def _one_image(self, client: ReplicateClient, index: int, job: Job, owner: str | None,
-                         update, uploads: asyncio.Task | None = None) -> None:
+    async def _one_prediction(self, client: ReplicateClient, index: range, job: Job, owner: str | None,
+                              update, uploads: asyncio.Task | None = None) -> None:
+        """Make one prediction and keep its files; `index` is the range of its slots (images).
+        `uploads` (the click's input images being sent) gives the links to send in their place."""
         model, inputs = job.model, dict(job.inputs)
         try:
             sent = inputs
@@ -472,7 +492,8 @@ class GenerationService:
                 update(index, status="queued", uploads=0)
             async with self._in_flight:
                 await self._creates.acquire()
-                update(index, status="starting", started_at=time.monotonic())
+                # "sent", not "starting": until Replicate answers, nothing is known of its state.
+                update(index, status="sent", started_at=time.monotonic())
 
                 def on_update(prediction: Prediction) -> None:
                     shown = _shown_status(prediction.status)
@@ -486,7 +507,7 @@ class GenerationService:
                 )
                 update(index, prediction_id=prediction.id, predict_time=prediction.predict_time)
                 paths = await self._keep(client, model, prediction, inputs, owner)
-            update(index, status="succeeded", paths=paths, finished_at=time.monotonic())
+            self._finish(index, paths, update)
         except asyncio.CancelledError:
             update(index, status="canceled", finished_at=time.monotonic())
             raise
@@ -505,8 +526,21 @@ class GenerationService:
             update(index, status="failed", message=text, finished_at=time.monotonic())
         except Exception:  # noqa: BLE001 - one broken image must not hide the others
             # The type only: an unexpected error's text could carry upstream data.
-            logger.exception("image %d failed unexpectedly", index)
+            logger.exception("image %d failed unexpectedly", index.start)
             update(index, status="failed", message=messages.UNEXPECTED, finished_at=time.monotonic())
+
+    @staticmethod
+    def _finish(index: range, paths: tuple[Path, ...], update) -> None:
+        """Each slot its own file; files beyond the slots (a list output longer than asked for)
+        join the last one, and a slot the model made no file for says so."""
+        done = time.monotonic()
+        for number, slot in enumerate(index):
+            mine = paths[number:number + 1] if slot != index[-1] else paths[number:]
+            if mine:
+                update(range(slot, slot + 1), status="succeeded", paths=mine, finished_at=done)
+            else:
+                update(range(slot, slot + 1), status="failed", finished_at=done,
+                       message=f"The model returned {len(paths)} of the {len(index)} images asked for.")
 
     async def _keep(self, client: ReplicateClient, model: str, prediction: Prediction,
                     inputs: Mapping, owner: str | None) -> tuple[Path, ...]:
@@ -568,6 +602,11 @@ def _means_retired(error: ReplicateError) -> bool:
     prediction = error.prediction
     took = prediction.total_time or prediction.predict_time
     return (took is None or took <= RETIRED_WITHIN_SECONDS) and means_retired(prediction.error)
+
+
+def _seed_of(job: Job) -> int | None:
+    seed = job.inputs.get(SEED_INPUT)
+    return seed if isinstance(seed, int) and job.outputs == 1 else None
 
 
 def _visible(snapshot: Snapshot) -> tuple:

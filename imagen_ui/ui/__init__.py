@@ -4,6 +4,7 @@
     form          a model's controls from its schema, keyed by input name
     session       who a request comes from; a generation streamed into gallery + status
     status_lines  a click's per-image status as Markdown
+    tiles         a click's gallery: a numbered tile per image, placeholder until stored
     history_tab   the History tab
     compare_tab   the Compare tab
     account       a visitor's own Replicate token (public mode)
@@ -14,5 +15,6 @@ Only `imagen_ui.bootstrap` imports this package; it talks to the app through `im
 """
 
 from imagen_ui.ui.page import LAUNCH_OPTIONS, build
+from imagen_ui.ui.tiles import TILE_DIR
 
-__all__ = ["LAUNCH_OPTIONS", "build"]
+__all__ = ["LAUNCH_OPTIONS", "TILE_DIR", "build"]

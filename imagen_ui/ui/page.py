@@ -17,7 +17,8 @@ from imagen_ui.ui import snippets
 from imagen_ui.ui import status_lines as status
 from imagen_ui.ui.assets import CSS, PAGE_JS
 from imagen_ui.ui.form import Form, Forms, controls_for, slug
-from imagen_ui.ui.session import Who, session_of, stream
+from imagen_ui.ui.session import Who, refusal, session_of, stream
+from imagen_ui.ui.tiles import Tiles, shape_of
 
 # The prompt from the model's Replicate page, and a few that show the controls off.
 REPLICATE_PAGE_PROMPT = (
@@ -100,6 +101,7 @@ def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Fo
                 max_lines=12,
                 placeholder="Describe the image… (Ctrl+Enter to generate)",
                 elem_id="prompt",
+                elem_classes=[_limit_class(catalog[default])],
                 autofocus=True,
             )
             forms = Forms(picker, prompt)
@@ -107,16 +109,16 @@ def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Fo
             with gr.Row():
                 for model in catalog:
                     primary = model == default
-                    forms.forms[model] = Form(model, [], [], generate=gr.Button(
+                    forms.forms[model] = Form(model, generate=gr.Button(
                         "Generate", variant="primary", visible=primary, elem_classes=["generate-button"],
                         elem_id="generate" if primary else f"generate-{slug(model)}",
                     ))
-                cancel = gr.Button("Cancel", variant="stop", elem_id="cancel")
+                cancel = gr.Button("Cancel", variant="secondary", elem_id="cancel")  # live while running
             for model, entry in catalog.items():
                 form = forms.forms[model]
                 with gr.Column(visible=model == default) as form.column:
                     if entry.schema is not None:
-                        form.controls, form.names = controls_for(entry.schema, primary=model == default)
+                        form.controls = controls_for(entry.schema, primary=model == default)
             count = gradio_tuning.accept_any_payload(gr.Slider(1, service.max_images, value=1, step=1, label="Number of images",
                                         elem_id="num_images"))
         with gr.Column(scale=3, min_width=320):
@@ -125,10 +127,18 @@ def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Fo
                 columns=2,
                 height="auto",
                 object_fit="contain",
-                buttons=["download", "download_all", "fullscreen"],
+                # Our own Download buttons below give the originals under their names; the
+                # gallery's "download all" would zip the placeholders as gallery.zip.
+                buttons=["fullscreen"],
                 elem_id="gallery",
             )
+            with gr.Row(elem_id="downloads"):
+                download_one = gr.DownloadButton("Download", visible=False, size="sm", elem_id="download")
+                download_all = gr.DownloadButton("Download all", visible=False, size="sm",
+                                                 elem_id="download-all")
             status_box = gr.Markdown(label="status", elem_id="status")
+            gr.HTML('<button id="notify-me" type="button">Notify me when images are ready in a background '
+                    "tab</button>", elem_id="notify", padding=False)
             _api_code(service, forms, count)
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
@@ -136,17 +146,19 @@ def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Fo
         with gr.Column(scale=2):
             dropped = gr.File(
                 label="Drop one of your images here to reuse its settings",
-                file_types=[".png", ".jpg", ".jpeg"],
+                file_types=[".png", ".jpg", ".jpeg", ".webp"],  # every format we write settings into
                 height=140,
                 elem_id="drop-settings",
             )
 
     def pick(model: str):
-        shown = [gr.update(visible=m == model) for m in catalog]
-        return [_about(catalog[model]), *shown, *shown]
+        shown = {part: gr.update(visible=name == model)
+                 for name, form in forms.forms.items() for part in (form.column, form.generate)}
+        return {about: _about(catalog[model]), prompt: gr.update(elem_classes=[_limit_class(catalog[model])]),
+                **shown}
 
-    picker.change(pick, inputs=picker, outputs=[about, *(f.column for f in forms.forms.values()),
-                                                 *(f.generate for f in forms.forms.values())],
+    picker.change(pick, inputs=picker,
+                  outputs=[about, prompt, *(part for f in forms.forms.values() for part in (f.column, f.generate))],
                   api_visibility="private")
 
     events = [_wire_generate(service, form, prompt, count, own_token, who, gallery, status_box,
@@ -156,16 +168,42 @@ def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Fo
     def stop(request: gr.Request) -> str:
         return status.render_cancelled(service.last_snapshot(session_of(request)))
 
-    cancel.click(stop, outputs=status_box, cancels=events, queue=False, api_visibility="private")
+    stopped = cancel.click(stop, outputs=status_box, cancels=events, queue=False, api_visibility="private")
+
+    def offer_downloads(request: gr.Request):
+        """After a click (or its cancel): Download has its first image, Download all the zip."""
+        snapshot = service.last_snapshot(session_of(request))
+        paths = snapshot.paths if snapshot else []
+        archive = service.archive(snapshot) if snapshot else None
+        return {
+            download_one: gr.update(value=str(paths[0]) if paths else None, visible=bool(paths),
+                                    label="Download image 1" if len(paths) > 1 else "Download"),
+            download_all: gr.update(value=str(archive) if archive else None, visible=archive is not None,
+                                    label=f"Download all {len(paths)} (.zip)"),
+        }
+
+    for event in (*events, stopped):
+        event.then(offer_downloads, outputs=[download_one, download_all], api_visibility="private")
+
+    def pick_image(request: gr.Request, event: gr.SelectData):
+        """The selected tile's original, if it is one (a placeholder has nothing to download)."""
+        snapshot = service.last_snapshot(session_of(request))
+        items = Tiles().items(snapshot) if snapshot else []
+        path = items[event.index][0] if 0 <= event.index < len(items) else None
+        if path is None or Path(path) not in snapshot.paths:
+            return gr.update(visible=False)
+        return gr.update(value=path, visible=True, label=f"Download image {event.index + 1}")
+
+    gallery.select(pick_image, outputs=download_one, api_visibility="private")
 
     def restore(path: str | None):
         found = service.settings_from_image(Path(path).read_bytes()) if path else None
         if found is None:
             if path:
                 gr.Warning("That image carries no settings of ours to reuse.")
-            return [gr.skip()] * len(forms.components) + [None]
+            return {dropped: None}
         gr.Info("Settings restored from the image.")
-        return [*forms.fill(*found), None]
+        return {**forms.fill(*found), dropped: None}
 
     dropped.upload(restore, inputs=dropped, outputs=[*forms.components, dropped],
                    api_visibility="private")
@@ -179,21 +217,22 @@ def _wire_generate(service, form: Form, prompt, count, own_token, who: Who, gall
 
     async def run(request: gr.Request, *values):
         *field_values, num_images, token = values
+        # Positional: /generate's parameter order is the public API (prompt, then the schema's order).
         try:
-            inputs, n = service.validate(dict(zip(["prompt", *form.names], field_values)), num_images,
+            inputs, n = service.validate(dict(zip(["prompt", *form.controls], field_values)), num_images,
                                          model=model)
         except InvalidRequest as error:
-            raise gr.Error(str(error), title="Check the form", print_exception=False) from None
+            raise refusal("Check the form", str(error)) from None
         generation = service.generate(inputs, n, model=model, visitor=who(request, token),
                                       session=session_of(request))
-        async for update in stream(generation, status.render):
+        async for update in stream(generation, status.render, Tiles(shape_of(inputs.get("aspect_ratio")))):
             yield update
 
     run.__doc__ = f"Generate images with {model}: the prompt, its inputs, and the number of images."
-    gradio_tuning.name_parameters(run, ("prompt", *form.names, "num_images", "own_token"))
+    gradio_tuning.name_parameters(run, ("prompt", *form.controls, "num_images", "own_token"))
     return form.generate.click(
         run,
-        inputs=[prompt, *form.controls, count, own_token],  # own_token: session state, not in the API
+        inputs=[prompt, *form.controls.values(), count, own_token],  # own_token: session state, not in the API
         outputs=[gallery, status_box],
         api_name=api_name,
         concurrency_limit=None,  # I/O-bound: one visitor never waits for another's images
@@ -217,25 +256,21 @@ def _api_code(service: GenerationService, forms: Forms, count) -> None:
             with gr.Tab("curl"):
                 curl = gr.Code(language="shell", elem_id="api-curl", interactive=False)
         refresh = gr.Button("Update for the current settings", size="sm", elem_id="api-refresh")
-    names = [(m, f.names, len(f.controls)) for m, f in forms.forms.items()]
-
-    def show(model: str, prompt: str, *values):
-        offset = 0
-        for name, fields, size in names:
-            if name == model:
-                inputs = {"prompt": prompt or "", **dict(zip(fields, values[offset:offset + size]))}
-                break
-            offset += size
-        else:
+    def show(data: dict):
+        """Inputs by component (a set of inputs gives one dict): the picked model's form, by name."""
+        model = data[forms.picker]
+        form = forms.forms.get(model)
+        if form is None:
             return "", "", ""
         schema = service.schema_for(model)
+        inputs = {"prompt": data[forms.prompt] or "", **form.values(data)}
         inputs = {k: v for k, v in inputs.items() if v not in (None, "") or k == "prompt"}
         return (snippets.python_snippet(schema, inputs), snippets.javascript_snippet(schema, inputs),
                 snippets.curl_snippet(schema, inputs))
 
-    inputs = [forms.picker, forms.prompt, *(c for f in forms.forms.values() for c in f.controls)]
     for trigger in (accordion.expand, refresh.click):
-        trigger(show, inputs=inputs, outputs=[python, javascript, curl], api_visibility="private")
+        trigger(show, inputs=set(forms.components), outputs=[python, javascript, curl],
+                api_visibility="private")
 
 
 def _about(entry: ModelEntry) -> str:
@@ -249,13 +284,19 @@ def _about(entry: ModelEntry) -> str:
     return text
 
 
+def _limit_class(entry: ModelEntry) -> str:
+    """The prompt's length limit as a class the page's counter reads ("limit-2000")."""
+    field = next((f for f in entry.schema.fields if f.name == "prompt"), None) if entry.schema else None
+    return f"limit-{field.max_length}" if field is not None and field.max_length else "limit-0"
+
+
 def _model_label(model: str, entry: ModelEntry) -> str:
     return f"{model} (unavailable)" if entry.problem else model
 
 
 def _examples(form: Form, prompt: gr.Textbox, schema: ModelSchema | None) -> None:
-    if schema is None or "aspect_ratio" not in form.names:
+    aspect = form.controls.get("aspect_ratio")
+    if schema is None or aspect is None:
         gr.Examples([[p] for p, _ in EXAMPLES], inputs=[prompt], label="Examples")
         return
-    aspect = form.controls[form.names.index("aspect_ratio")]
     gr.Examples([list(e) for e in EXAMPLES], inputs=[prompt, aspect], label="Examples")

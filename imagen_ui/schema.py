@@ -203,13 +203,19 @@ _CHOICE_LABELS: dict[str, dict[str, str]] = {
         "block_only_high": "Most permissive (block only high)",
     },
     "output_format": {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "webp": "WebP"},
+    "resolution": {"1K": "1K (about 1 megapixel)", "2K": "2K (about 4 megapixels)", "4K": "4K (about 16 megapixels)",
+                   "match_input_image": "Same as the input image"},
 }
+_MATCH_INPUT = "Same as the input image"
 
 
 def choice_label(field_name: str, value: Any) -> str:
     """What a dropdown shows for `value` of `field_name`: "16:9" -> "16:9 landscape",
-    "block_only_high" -> "Most permissive (block only high)", "jpg" -> "JPEG"; else the value itself."""
+    "block_only_high" -> "Most permissive (block only high)", "jpg" -> "JPEG", "match_input_image" ->
+    "Same as the input image", "2K" -> "2K (about 4 megapixels)"; else the value itself."""
     text = str(value)
+    if text == "match_input_image":
+        return _MATCH_INPUT
     if field_name == "aspect_ratio":
         match = re.fullmatch(r"(\d+):(\d+)", text)
         if match and int(match[1]) and int(match[2]):

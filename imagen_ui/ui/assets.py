@@ -181,4 +181,10 @@ button.busy::after { content: attr(data-busy-label); position: absolute; inset: 
 .prompt-count { text-align: right; font-size: var(--text-sm); color: var(--body-text-color-subdued);
                 padding: 0 var(--spacing-md); }
 .prompt-count.over { color: var(--error-text-color); font-weight: 600; }
+/* Image inputs (ui.image_inputs): a compact row to reorder them, the notice of a withdrawn model. */
+.image-order { align-items: center; gap: 6px; }
+.image-order-help, .image-order-help * { font-size: var(--text-sm) !important; color: var(--body-text-color-subdued); }
+.image-order-help p { margin: 0; }
+#model-notice { border: 1px solid var(--color-accent); border-radius: 8px; padding: 4px 12px;
+                background: var(--color-accent-soft); }
 """

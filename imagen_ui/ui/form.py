@@ -16,9 +16,23 @@ import gradio as gr
 from imagen_ui import gradio_tuning
 from imagen_ui.schema import InputField, ModelSchema, choice_label
 from imagen_ui.service import SEED_INPUT, count_input
+from imagen_ui.ui import image_inputs
 
-# Readable labels where the schema's title says less than a person needs.
-LABELS = {"safety_filter_level": "Safety filter", "output_format": "Output format"}
+# Readable labels where the schema's title says less than a person needs, and help where its
+# description does (or is written for programmers).
+LABELS = {"safety_filter_level": "Safety filter", "output_format": "Output format",
+          "allow_fallback_model": "Use a fallback model when busy", "google_search": "Ground on Google Search",
+          "image_search": "Ground on Google Image Search"}
+HELP = {
+    "resolution": "How many pixels the image has: 1K is about 1 megapixel, 2K about 4, 4K about 16 "
+                  "(slower, and priced higher on some models).",
+    "allow_fallback_model": "When Google is at capacity, Replicate makes the image with bytedance/seedream-5 "
+                            "(lite) instead, billed at that model's price; the image's resolution then reads "
+                            "\"fallback\". Off: you wait or get an error instead.",
+    "google_search": "Lets the model look facts up on the web first (today's weather, a recent event, a "
+                     "product) so the image shows them right.",
+    "image_search": "Lets the model use pictures found on the web as visual references.",
+}
 
 
 @dataclass
@@ -64,13 +78,36 @@ def controls_for(schema: ModelSchema, *, primary: bool) -> dict[str, gr.componen
     element ids (e.g. #aspect_ratio); the others' are prefixed with the model's slug."""
     prefix = "" if primary else f"{slug(schema.model)}-"
     own_count = count_input(schema)  # the page's one "Images" control sets it
-    return {f.name: control_for(f, elem_id=prefix + f.name) for f in schema.fields
-            if f.name not in ("prompt", own_count)}
+    # Image inputs first: the drop area sits right under the prompt and its buttons.
+    fields = sorted((f for f in schema.fields if f.name not in ("prompt", own_count)), key=lambda f: not f.is_image)
+    controls = {f.name: control_for(f, elem_id=prefix + f.name) for f in fields}
+    _explain_matching(schema, controls)
+    return controls
+
+
+def _explain_matching(schema: ModelSchema, controls: dict) -> None:
+    """A model whose aspect ratio can be "Same as the input image" says what that gives: the first
+    image's shape, or, with no image yet, the ratio it falls back to."""
+    image = image_inputs.image_field(schema)
+    aspect = controls.get("aspect_ratio")
+    field = next((f for f in schema.fields if f.name == "aspect_ratio"), None)
+    if image is None or aspect is None or field is None or "match_input_image" not in (field.choices or ()):
+        return
+    drop = controls[image.name]
+    aspect.info = image_inputs.aspect_help(schema.model, field, False, field.default)  # before any image
+
+    def explain(value, ratio):
+        return gr.update(info=image_inputs.aspect_help(schema.model, field, bool(image_inputs.paths_of(value)), ratio))
+
+    for trigger in (drop.change, aspect.change):
+        trigger(explain, inputs=[drop, aspect], outputs=aspect, api_visibility="private", queue=False)
 
 
 def control_for(field: InputField, *, elem_id: str) -> gr.components.Component:
+    if field.is_image:
+        return image_inputs.image_control(field, elem_id=elem_id)
     label = LABELS.get(field.name) or field.label
-    info = field.description or None
+    info = HELP.get(field.name) or field.description or None
     if field.name == SEED_INPUT and field.kind == "integer":
         # A text box, not gr.Number: an empty Number is sent as 0, so every click repeated one seed.
         return gr.Textbox(value="" if field.default is None else str(field.default), label=label,

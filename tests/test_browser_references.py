@@ -126,9 +126,13 @@ def test_a_bad_file_is_refused_on_the_page_and_nothing_is_sent(site, page):  # n
     choose(page, "model", NANO)
     page.locator("#nano_banana_pro-image_input input[type=file]").set_input_files(
         [{"name": "notes.png", "mimeType": "image/png", "buffer": b"not an image at all"}])
+    toasts = page.locator(".toast-body")
+    expect(toasts.first).to_contain_text("notes.png is not an image", timeout=10_000)  # said when dropped
     page.locator("#prompt textarea").fill("p")
     page.locator("#generate-nano_banana_pro").click()
-    expect(page.locator(".toast-body")).to_contain_text("notes.png is not an image", timeout=10_000)
+    expect(toasts).to_have_count(2, timeout=10_000)
+    expect(toasts.last).to_contain_text("Check the form")  # and the click is refused
+    expect(toasts.last).to_contain_text("notes.png is not an image")
     assert emulator.count("POST", "/v1/files") == 0 and emulator.predictions() == []
 
 

@@ -4,8 +4,11 @@ Replicate withdrew are found out and put aside. Real client, real emulator, real
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import io
 import struct
+import time
 import zlib
 from pathlib import Path
 
@@ -69,6 +72,14 @@ def make_service(emulator, tmp_path, uploads, models=MODELS, **kwargs) -> Genera
     client = ReplicateClient("r8_host", base_url=emulator.base_url, retry=FAST_RETRY, poll_interval=0.1)
     return GenerationService(client, catalog, History(tmp_path / "history"), default_model=models[0],
                              upload_roots=(uploads,), visitor_api_base=emulator.base_url, **kwargs)
+
+
+async def wait_for(condition, timeout: float = 5.0) -> bool:
+    """Poll without blocking the loop the service's background clean-ups run on."""
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    return condition()
 
 
 def put(folder: Path, name: str, data: bytes) -> str:
@@ -171,6 +182,11 @@ async def test_a_failed_upload_falls_back_to_a_data_uri_only_for_small_files(ser
     assert [s.status for s in last.slots] == ["failed", "failed"]
     assert "large.png could not be uploaded to Replicate" in last.slots[0].message
     assert len(emulator.predictions()) == 1  # nothing more was created
+    # Kept while it was being sent, let go when nothing was made from it; the small one stays.
+    digest = hashlib.sha256(Path(large).read_bytes()).hexdigest()
+    inputs_dir = service.history.input_images.dir
+    assert await wait_for(lambda: not (inputs_dir / digest[:2] / f"{digest}.png").exists())
+    assert len(list(inputs_dir.rglob("*.png"))) == 1
 
 
 # --- kept in the history -----------------------------------------------------------------------------

@@ -17,7 +17,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.datastructures import UploadFile
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -125,31 +126,27 @@ class FilesApi:
         ]
 
     async def create(self, request: Request) -> Response:
-        if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        content_type = request.headers.get("content-type", "")
+        if not content_type.lower().startswith("multipart/form-data"):
             return bad_request("The request must be multipart/form-data with a 'content' part")
         try:
-            form = await request.form(max_files=4, max_fields=16, max_part_size=MAX_FILE_BYTES)
-        except Exception:  # noqa: BLE001 - python-multipart's errors: a malformed body
-            return bad_request("The multipart body could not be read")
-        try:
-            content = form.get("content")
-            if not isinstance(content, UploadFile):
-                return problem(422, "Input validation failed", "- content: content is required",
-                               invalid_fields=[{"type": "required", "field": "content",
-                                                "description": "content is required"}])
-            data = await content.read()
-            if len(data) >= MAX_FILE_BYTES:
-                return too_large()
-            name = _text(form.get("filename")) or content.filename or "file"
-            if len(name.encode()) > MAX_NAME_BYTES:
-                return bad_request("filename must be at most 255 bytes")
-            content_type = (_text(form.get("type")) or content.content_type or "application/octet-stream")
-            metadata = _metadata(form.get("metadata"))
-            if metadata is None:
-                return bad_request("metadata must be a JSON object")
-        finally:
-            await form.close()
-        stored = self.files.add(data, name, content_type, metadata)
+            parts = parse_multipart(await request.body(), content_type)
+        except ValueError as exc:
+            return bad_request(f"The multipart body could not be read: {exc}")
+        content = parts.get("content")
+        if content is None or content.filename is None:
+            return problem(422, "Input validation failed", "- content: content is required",
+                           invalid_fields=[{"type": "required", "field": "content", "description": "content is required"}])
+        if len(content.data) >= MAX_FILE_BYTES:
+            return too_large()
+        name = _field(parts, "filename") or content.filename or "file"
+        if len(name.encode()) > MAX_NAME_BYTES:
+            return bad_request("filename must be at most 255 bytes")
+        kind = _field(parts, "type") or content.content_type or "application/octet-stream"
+        metadata = _metadata(_field(parts, "metadata"))
+        if metadata is None:
+            return bad_request("metadata must be a JSON object")
+        stored = self.files.add(content.data, name, kind, metadata)
         return json_response(stored.to_api(self.state.base_url), 201)
 
     async def list(self, request: Request) -> Response:
@@ -185,13 +182,73 @@ class FilesApi:
                         headers={"content-disposition": f'attachment; filename="{_ascii(stored.name)}"'})
 
 
+@dataclass(frozen=True)
+class Part:
+    data: bytes = field(repr=False)
+    filename: str | None  # None: a plain field, not a file
+    content_type: str | None
+
+
+def parse_multipart(body: bytes, content_type: str, max_parts: int = 16) -> dict[str, Part]:
+    """The parts of a multipart/form-data body already in memory, by name (python-multipart's
+    push parser: Starlette's form() spools every file to a temporary file first, ~50 ms for 2 MB)."""
+    _, params = parse_options_header(content_type)
+    boundary = params.get(b"boundary")
+    if not boundary:
+        raise ValueError("no boundary")
+    parts: dict[str, Part] = {}
+    headers: dict[bytes, bytes] = {}
+    field_name, value = bytearray(), bytearray()
+    chunks: list[bytes] = []
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        field_name.extend(data[start:end])
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        value.extend(data[start:end])
+
+    def on_header_end() -> None:
+        headers[bytes(field_name).lower()] = bytes(value)
+        field_name.clear()
+        value.clear()
+
+    def on_part_begin() -> None:
+        headers.clear()
+        chunks.clear()
+        if len(parts) >= max_parts:
+            raise ValueError("too many parts")
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        chunks.append(data[start:end])
+
+    def on_part_end() -> None:
+        _, disposition = parse_options_header(headers.get(b"content-disposition", b""))
+        name = disposition.get(b"name", b"").decode("utf-8", "replace")
+        filename = disposition.get(b"filename")
+        kind = headers.get(b"content-type")
+        parts.setdefault(name, Part(b"".join(chunks), None if filename is None else filename.decode("utf-8", "replace"),
+                                    None if kind is None else kind.decode("latin-1").strip()))
+
+    parser = MultipartParser(boundary, {
+        "on_header_field": on_header_field, "on_header_value": on_header_value, "on_header_end": on_header_end,
+        "on_part_begin": on_part_begin, "on_part_data": on_part_data, "on_part_end": on_part_end,
+    })
+    try:
+        parser.write(body)
+        parser.finalize()
+    except MultipartParseError as exc:
+        raise ValueError(str(exc)) from None
+    return parts
+
+
+def _field(parts: dict[str, Part], name: str) -> str:
+    part = parts.get(name)
+    return part.data.decode("utf-8", "replace").strip() if part is not None and part.filename is None else ""
+
+
 def _iso_ms(ts: float) -> str:
     """2024-08-22T12:26:51.079Z: milliseconds, as the recorded file objects have them."""
     return (iso(ts) or "")[:23] + "Z"
-
-
-def _text(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
 
 
 def _metadata(value: Any) -> dict[str, Any] | None:

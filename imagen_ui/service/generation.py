@@ -169,6 +169,7 @@ class GenerationService:
         self._sessions: dict[str, set[asyncio.Task]] = defaultdict(set)
         self._last: dict[str, Snapshot] = {}
         self._loop: asyncio.AbstractEventLoop | None = None  # where the generations run
+        self._background: set[asyncio.Task] = set()  # clean-ups that outlive their click
         self._accepting = True
 
     def schema_for(self, model: str) -> ModelSchema:
@@ -209,6 +210,14 @@ class GenerationService:
                         model: str | None = None) -> tuple[dict, int]:
         """`validate` in a worker thread: checking images decodes them."""
         return await asyncio.to_thread(self.validate, values, num_images, model)
+
+    async def precheck_images(self, model: str, name: str, value: object) -> list[str]:
+        """What is wrong with the images just put into `model`'s image input `name` (nothing sent):
+        the page says so at once, and the click then finds them already checked."""
+        fields = [f for f in self.schema_for(model).fields if f.name == name and f.is_image]
+        _, problems = await asyncio.to_thread(check_image_inputs, fields, {name: value}, model=model,
+                                              allowed_roots=self.upload_roots)
+        return [problem.message for problem in problems]
 
     def retire(self, model: str) -> None:
         """Mark `model` as gone from Replicate (found out by a click): the picker and Compare show it
@@ -302,6 +311,8 @@ class GenerationService:
         # Input images go up once per click, in parallel, before the predictions that use them.
         images = images_in(job.inputs for job in jobs)
         uploads = asyncio.create_task(upload_all(client, images)) if images else None
+        # Kept beside the history meanwhile (Replicate deletes its copies): not after the image.
+        keeping = asyncio.create_task(asyncio.to_thread(self._keep_inputs, images)) if images else None
         if images:
             slots = [replace(slot, status="uploading", uploads=len(images)) for slot in slots]
         changed = asyncio.Event()
@@ -313,7 +324,7 @@ class GenerationService:
 
         tasks = [
             asyncio.create_task(self._one_prediction(client, range(first, first + job.outputs), job,
-                                                     visitor.owner, update, uploads))
+                                                     visitor.owner, update, uploads, keeping))
             for first, job in zip(firsts, jobs)
         ]
         key = session or ""
@@ -354,6 +365,8 @@ class GenerationService:
                 task.cancel()
             if uploads is not None:
                 uploads.cancel()
+            if keeping is not None and not any(slot.paths for slot in slots):
+                self._spawn(self._release_inputs(keeping, images))  # nothing was made from them
             if reservation is not None:  # images that never reached Replicate are refunded
                 reservation.release(used_images=sum(slot.prediction_id is not None for slot in slots))
             self._sessions[key].difference_update(tasks)
@@ -480,7 +493,8 @@ class GenerationService:
         await self.client.aclose()
 
     async def _one_prediction(self, client: ReplicateClient, index: range, job: Job, owner: str | None,
-                              update, uploads: asyncio.Task | None = None) -> None:
+                              update, uploads: asyncio.Task | None = None, keeping: asyncio.Task | None = None
+                              ) -> None:
         """Make one prediction and keep its files; `index` is the range of its slots (images).
         `uploads` (the click's input images being sent) gives the links to send in their place."""
         model, inputs = job.model, dict(job.inputs)
@@ -506,6 +520,8 @@ class GenerationService:
                     webhook_events_filter=["completed"] if webhook else None,
                 )
                 update(index, prediction_id=prediction.id, predict_time=prediction.predict_time)
+                if keeping is not None:
+                    await asyncio.shield(keeping)  # the entry names its input images: they are on disk first
                 paths = await self._keep(client, model, prediction, inputs, owner)
             self._finish(index, paths, update)
         except asyncio.CancelledError:
@@ -575,11 +591,26 @@ class GenerationService:
         )
         return entry.path
 
+    def _keep_inputs(self, images: list[InputImage]) -> None:
+        for image in images:
+            self.history.input_images.put(image.data, image.format, image.sha256)
+
+    async def _release_inputs(self, keeping: asyncio.Task, images: list[InputImage]) -> None:
+        with contextlib.suppress(Exception):
+            await keeping
+        names = {InputImages.name_of(image.sha256, image.format) for image in images}
+        await asyncio.to_thread(self.history.release_input_images, names)
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
     def _add_to_history(self, *, inputs: Mapping, **fields) -> Entry:
-        """Store the image; its input images are kept beside it and named in its inputs."""
+        """Store the image; its input images (kept already by `_keep_inputs`) are named in its inputs."""
 
         def kept(item: object) -> object:
-            return self.history.input_images.put(item.data, item.format) if isinstance(item, InputImage) else item
+            return InputImages.name_of(item.sha256, item.format) if isinstance(item, InputImage) else item
 
         named = {k: [kept(v) for v in value] if isinstance(value, list) else kept(value) for k, value in inputs.items()}
         return self.history.add(inputs=named, **fields)

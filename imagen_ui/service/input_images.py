@@ -18,6 +18,8 @@ import hashlib
 import io
 import re
 import warnings
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +35,11 @@ MAX_PIXELS = 50_000_000  # 50 MP decodes to 150 MB of RGB: beyond that it is ref
 _PIL_FORMATS = {"PNG": "png", "JPEG": "jpeg", "MPO": "jpeg", "WEBP": "webp", "GIF": "gif"}
 _CONTENT_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "gif": "image/gif"}
 _SHOWN = {"png": "PNG", "jpeg": "JPEG", "webp": "WebP", "gif": "GIF"}
+# What a file was found to be, by (path, size, mtime, inode): the page checks images when they are
+# dropped, so the click only reads them again. Uploaded and kept files never change in place.
+_KNOWN: OrderedDict[tuple, tuple[str, int, int, str]] = OrderedDict()
+_KNOWN_MAX = 512
+_known_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -75,15 +82,19 @@ def check_image_inputs(fields: Sequence[InputField], values: Mapping[str, object
             problems.append(Problem(f.name, f"{f.label} takes at most {f.image_limit} image"
                                     f"{'s' * (f.image_limit != 1)} on {model}; {len(items)} were given."))
             continue
-        good: list[object] = []
-        for item in items:
-            try:
-                good.append(_one(item, f, model, roots))
-            except _Refused as refused:
-                problems.append(Problem(f.name, str(refused)))
-        if len(good) == len(items):
-            checked[f.name] = good if f.kind == "array" else good[0]
+        outcomes = [_outcome(item, f, model, roots) for item in items]
+        refused = [Problem(f.name, str(o)) for o in outcomes if isinstance(o, _Refused)]
+        problems.extend(refused)
+        if not refused:
+            checked[f.name] = outcomes if f.kind == "array" else outcomes[0]
     return checked, problems
+
+
+def _outcome(item: object, f: InputField, model: str, roots: list[Path]) -> object:
+    try:
+        return _one(item, f, model, roots)
+    except _Refused as refused:
+        return refused
 
 
 class _Refused(Exception):
@@ -109,13 +120,24 @@ def _one(item: object, f: InputField, model: str, roots: list[Path]) -> object:
     if not any(resolved.is_relative_to(root) for root in roots):
         raise _Refused(f"{name}: that file was not uploaded here; please upload it again.")
     try:
-        size = resolved.stat().st_size
-        if size > MAX_BYTES:
-            raise _Refused(f"{name} is {_megabytes(size)}; images must be {_megabytes(MAX_BYTES)} or less.")
+        status = resolved.stat()
+        if status.st_size > MAX_BYTES:
+            raise _Refused(f"{name} is {_megabytes(status.st_size)}; images must be {_megabytes(MAX_BYTES)} or less.")
         data = resolved.read_bytes()
     except OSError:
         raise _Refused(f"{name} could not be read; please upload it again.") from None
-    return _decode(data, name, f, model)
+    key = (str(resolved), status.st_size, status.st_mtime_ns, status.st_ino)
+    with _known_lock:
+        known = _KNOWN.get(key)
+    if known is not None and len(data) == status.st_size and known[0] in f.image_formats:
+        fmt, width, height, digest = known
+        return InputImage(name, data, fmt, width, height, digest)
+    image = _decode(data, name, f, model)
+    with _known_lock:
+        _KNOWN[key] = (image.format, image.width, image.height, image.sha256)
+        while len(_KNOWN) > _KNOWN_MAX:
+            _KNOWN.popitem(last=False)
+    return image
 
 
 def _path_of(item: object) -> Path | None:

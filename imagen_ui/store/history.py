@@ -249,10 +249,17 @@ class History:
                 self._conn.execute("DELETE FROM entries WHERE id = ?", (entry_id,))
                 self._mark_changed(found[0].rpartition("/")[0])
             # Its input images go too, unless another entry was made from them as well.
-            names = {n for _, group in InputImages.names_in(json.loads(found[1])) for n in group}
-            self.input_images.remove(n for n in names if not self._conn.execute(
-                "SELECT 1 FROM entries WHERE instr(inputs, ?) > 0 LIMIT 1", (n,)).fetchone())
+            self._release_input_images({n for _, group in InputImages.names_in(json.loads(found[1])) for n in group})
             return True
+
+    def release_input_images(self, names: set[str]) -> None:
+        """Remove kept input images that no entry names (those of a click that made nothing)."""
+        with self._lock:
+            self._release_input_images(names)
+
+    def _release_input_images(self, names: set[str]) -> None:
+        self.input_images.remove(n for n in names if not self._conn.execute(
+            "SELECT 1 FROM entries WHERE instr(inputs, ?) > 0 LIMIT 1", (n,)).fetchone())
 
     # --- reading ------------------------------------------------------------------------------
 

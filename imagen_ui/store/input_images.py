@@ -28,13 +28,18 @@ class InputImages:
         self.dir = self.root / INPUTS_DIR
         self.dir.mkdir(parents=True, exist_ok=True)
 
-    def put(self, data: bytes, fmt: str) -> str:
-        """Store `data` (an image of format `fmt`: png, jpeg, webp or gif) and return its name."""
+    @staticmethod
+    def name_of(digest: str, fmt: str) -> str:
+        """The name an image of SHA-256 `digest` and format `fmt` is (or would be) kept under."""
         ext = _EXTENSIONS.get(fmt.lower())
-        if ext is None:
-            raise ValueError(f"input images are png, jpeg, webp or gif, not {fmt!r}")
-        digest = hashlib.sha256(data).hexdigest()
-        name = f"{INPUTS_DIR}/{digest[:2]}/{digest}.{ext}"
+        if ext is None or not re.fullmatch(r"[0-9a-f]{64}", digest):
+            raise ValueError(f"not an input image's digest and format: {digest!r}, {fmt!r}")
+        return f"{INPUTS_DIR}/{digest[:2]}/{digest}.{ext}"
+
+    def put(self, data: bytes, fmt: str, digest: str | None = None) -> str:
+        """Store `data` (an image of format `fmt`: png, jpeg, webp or gif; `digest` its SHA-256
+        when known) and return its name. Storing what is kept already writes nothing."""
+        name = self.name_of(digest or hashlib.sha256(data).hexdigest(), fmt)
         path = self.root / name
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ the shared prompt and never mixes one model's values into another's request.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -73,14 +74,14 @@ class Forms:
         return updates
 
 
-def controls_for(schema: ModelSchema, *, primary: bool) -> dict[str, gr.components.Component]:
+def controls_for(schema: ModelSchema, *, primary: bool, check_images=None) -> dict[str, gr.components.Component]:
     """The controls of every input but the prompt, by input name. The primary form keeps plain
     element ids (e.g. #aspect_ratio); the others' are prefixed with the model's slug."""
     prefix = "" if primary else f"{slug(schema.model)}-"
     own_count = count_input(schema)  # the page's one "Images" control sets it
     # Image inputs first: the drop area sits right under the prompt and its buttons.
     fields = sorted((f for f in schema.fields if f.name not in ("prompt", own_count)), key=lambda f: not f.is_image)
-    controls = {f.name: control_for(f, elem_id=prefix + f.name) for f in fields}
+    controls = {f.name: control_for(f, elem_id=prefix + f.name, check_images=check_images) for f in fields}
     _explain_matching(schema, controls)
     return controls
 
@@ -103,9 +104,11 @@ def _explain_matching(schema: ModelSchema, controls: dict) -> None:
         trigger(explain, inputs=[drop, aspect], outputs=aspect, api_visibility="private", queue=False)
 
 
-def control_for(field: InputField, *, elem_id: str) -> gr.components.Component:
+def control_for(field: InputField, *, elem_id: str, check_images=None) -> gr.components.Component:
+    """`check_images(name, value)` (async): what is wrong with images dropped on an image input."""
     if field.is_image:
-        return image_inputs.image_control(field, elem_id=elem_id)
+        check = functools.partial(check_images, field.name) if check_images else None
+        return image_inputs.image_control(field, elem_id=elem_id, check=check)
     label = LABELS.get(field.name) or field.label
     info = HELP.get(field.name) or field.description or None
     if field.name == SEED_INPUT and field.kind == "integer":

@@ -36,11 +36,14 @@ def label_of(field: InputField) -> str:
     return f"{name} (up to {field.image_limit})" if field.kind == "array" else name
 
 
-def image_control(field: InputField, *, elem_id: str) -> gr.components.Component:
-    """The drop area for `field`, with its reorder buttons when it takes several images."""
+def image_control(field: InputField, *, elem_id: str, check=None) -> gr.components.Component:
+    """The drop area for `field`, with its reorder buttons when it takes several images. `check`
+    (async, value -> problems) says at once what is wrong with a dropped file."""
     if field.kind != "array":
-        return gr.Image(type="filepath", sources=["upload", "clipboard"], label=label_of(field), height=200,
-                        elem_id=elem_id, elem_classes=["image-input"], buttons=[])
+        image = gr.Image(type="filepath", sources=["upload", "clipboard"], label=label_of(field), height=200,
+                         elem_id=elem_id, elem_classes=["image-input"], buttons=[])
+        _check_when_dropped(image, check)
+        return image
     gallery = gr.Gallery(
         type="filepath", interactive=True, sources=["upload", "clipboard"], file_types=["image"],
         label=label_of(field), columns=5, fit_columns=False, height=190, object_fit="cover", allow_preview=False,
@@ -68,7 +71,19 @@ def image_control(field: InputField, *, elem_id: str) -> gr.components.Component
 
     earlier.click(mover(-1), inputs=[gallery, selected], outputs=[gallery, selected], api_visibility="private")
     later.click(mover(+1), inputs=[gallery, selected], outputs=[gallery, selected], api_visibility="private")
+    _check_when_dropped(gallery, check)
     return gallery
+
+
+def _check_when_dropped(control: gr.components.Component, check) -> None:
+    if check is None:
+        return
+
+    async def checked(value) -> None:
+        for problem in await check(paths_of(value)):
+            gr.Warning(problem)
+
+    control.upload(checked, inputs=control, api_visibility="private")
 
 
 def controls_of(forms) -> list[gr.components.Component]:

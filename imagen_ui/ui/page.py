@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import gradio as gr
@@ -122,7 +123,8 @@ def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Fo
                 form = forms.forms[model]
                 with gr.Column(visible=model == default) as form.column:
                     if entry.schema is not None:
-                        form.controls = controls_for(entry.schema, primary=model == default)
+                        form.controls = controls_for(entry.schema, primary=model == default,
+                                                     check_images=functools.partial(service.precheck_images, model))
             count = gradio_tuning.accept_any_payload(gr.Slider(1, service.max_images, value=1, step=1, label="Number of images",
                                         elem_id="num_images"))
         with gr.Column(scale=3, min_width=320):

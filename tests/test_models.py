@@ -30,7 +30,11 @@ def test_a_differently_shaped_model_gets_its_own_form_and_runs(emulator, tmp_pat
         form = page.locator("#generate-flux_schnell")
         expect(form).to_be_visible()
         expect(page.locator("#generate")).to_be_hidden()
-        # Its own controls: a bounded integer as a slider, booleans as checkboxes.
+        # Its own controls, the less common ones under "More options": a bounded integer as a
+        # slider, booleans as checkboxes.
+        more = page.locator("#flux_schnell-more-options")
+        expect(more.locator("#flux_schnell-go_fast")).to_be_hidden()
+        more.get_by_text("More options").click()
         expect(page.locator("#flux_schnell-num_inference_steps input[type=range]")).to_be_visible()
         go_fast = page.locator("#flux_schnell-go_fast input[type=checkbox]")
         expect(go_fast).to_be_checked()
@@ -153,8 +157,12 @@ def test_use_via_api_reads_the_picked_models_own_form_by_name(emulator, tmp_path
     with serve(tmp_path / "o", api_base=emulator.base_url, models=(*IMAGEN, FLUX)) as (_, url):
         page.goto(url)
         page.locator("#prompt textarea").fill("a flux request")
-        choose(page, "aspect_ratio", "16:9 landscape")  # imagen-4-fast's form: not part of flux's request
+        choose(page, "aspect_ratio", "16:9 landscape")  # imagen-4-fast's form
         choose(page, "model", FLUX)
+        # Switching keeps what flux also takes; then flux's own form is what the request holds.
+        expect(page.locator("#flux_schnell-aspect_ratio input")).to_have_value("16:9 landscape")
+        choose(page, "flux_schnell-aspect_ratio", "21:9 landscape")
+        page.locator("#flux_schnell-more-options").get_by_text("More options").click()
         page.locator("#flux_schnell-num_inference_steps input[type=number]").fill("3")
         choose(page, "flux_schnell-output_format", "PNG")
         page.locator("#api-code").get_by_text("Use via API").click()
@@ -162,4 +170,5 @@ def test_use_via_api_reads_the_picked_models_own_form_by_name(emulator, tmp_path
         expect(python).to_contain_text(FLUX)
         expect(python).to_contain_text('"num_inference_steps": 3')
         expect(python).to_contain_text('"output_format": "png"')
+        expect(python).to_contain_text('"aspect_ratio": "21:9"')
         assert '"16:9"' not in python.inner_text()

@@ -8,7 +8,7 @@ import gradio as gr
 
 from imagen_ui import gradio_tuning
 from imagen_ui.catalog import ModelEntry
-from imagen_ui.schema import InvalidRequest, ModelSchema
+from imagen_ui.schema import InvalidRequest
 from imagen_ui.service import SET_COOKIE_JS, GenerationService
 from imagen_ui.ui import account as ui_account
 from imagen_ui.ui import compare_tab as ui_compare
@@ -16,7 +16,7 @@ from imagen_ui.ui import history_tab as ui_history
 from imagen_ui.ui import snippets
 from imagen_ui.ui import status_lines as status
 from imagen_ui.ui.assets import CSS, PAGE_JS
-from imagen_ui.ui.form import Form, Forms, controls_for, slug
+from imagen_ui.ui.form import Form, Forms, carried_over, controls_for, slug
 from imagen_ui.ui.session import Who, refusal, session_of, stream
 from imagen_ui.ui.tiles import Tiles, shape_of
 
@@ -114,13 +114,14 @@ def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Fo
                         elem_id="generate" if primary else f"generate-{slug(model)}",
                     ))
                 cancel = gr.Button("Cancel", variant="secondary", elem_id="cancel")  # live while running
+            # One count for every model (a model's own count input is hidden and set from it).
+            count = gradio_tuning.accept_any_payload(gr.Slider(1, service.max_images, value=1, step=1,
+                                                               label="Images", elem_id="num_images"))
             for model, entry in catalog.items():
                 form = forms.forms[model]
                 with gr.Column(visible=model == default) as form.column:
                     if entry.schema is not None:
                         form.controls = controls_for(entry.schema, primary=model == default)
-            count = gradio_tuning.accept_any_payload(gr.Slider(1, service.max_images, value=1, step=1, label="Number of images",
-                                        elem_id="num_images"))
         with gr.Column(scale=3, min_width=320):
             gallery = gr.Gallery(
                 label="Images",
@@ -142,7 +143,7 @@ def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Fo
             _api_code(service, forms, count)
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
-            _examples(forms.forms[default], prompt, catalog[default].schema)
+            _examples(forms, catalog)
         with gr.Column(scale=2):
             dropped = gr.File(
                 label="Drop one of your images here to reuse its settings",
@@ -160,6 +161,22 @@ def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Fo
     picker.change(pick, inputs=picker,
                   outputs=[about, prompt, *(part for f in forms.forms.values() for part in (f.column, f.generate))],
                   api_visibility="private")
+
+    shown = gr.State(default)  # the model whose form was on screen before the person picked another
+
+    def carry_over(data: dict):
+        """A person picked another model: its form takes the values it shares with the last one.
+        (On .input, not .change: Reuse settings sets the picker and the form together.)"""
+        before, now = data[shown], data[forms.picker]
+        updates = {shown: now}
+        if before in forms.forms and now in forms.forms and before != now and catalog[now].schema:
+            values = forms.forms[before].values(data)
+            updates.update(forms.fill(now, carried_over(values, catalog[now].schema)))
+            updates.pop(forms.picker, None)
+        return updates
+
+    picker.input(carry_over, inputs={shown, *forms.components}, outputs=[shown, *forms.components],
+                 api_visibility="private")
 
     events = [_wire_generate(service, form, prompt, count, own_token, who, gallery, status_box,
                              api_name="generate" if model == default else f"generate_{slug(model)}")
@@ -294,9 +311,19 @@ def _model_label(model: str, entry: ModelEntry) -> str:
     return f"{model} (unavailable)" if entry.problem else model
 
 
-def _examples(form: Form, prompt: gr.Textbox, schema: ModelSchema | None) -> None:
-    aspect = form.controls.get("aspect_ratio")
-    if schema is None or aspect is None:
-        gr.Examples([[p] for p, _ in EXAMPLES], inputs=[prompt], label="Examples")
-        return
-    gr.Examples([list(e) for e in EXAMPLES], inputs=[prompt, aspect], label="Examples")
+def _examples(forms: Forms, catalog) -> None:
+    """Examples fill the prompt and the picked model's aspect ratio, where it offers that ratio."""
+    ratio = gr.Textbox(visible=False, label="Aspect ratio")
+    gr.Examples([list(e) for e in EXAMPLES], inputs=[forms.prompt, ratio], label="Examples")
+    targets = [f.controls["aspect_ratio"] for f in forms.forms.values() if "aspect_ratio" in f.controls]
+
+    def apply(data: dict):
+        model = data[forms.picker]
+        schema = catalog[model].schema if model in catalog else None
+        if schema is None or not data[ratio]:
+            return {}
+        updates = forms.fill(model, carried_over({"aspect_ratio": data[ratio]}, schema))
+        updates.pop(forms.picker, None)
+        return updates
+
+    ratio.change(apply, inputs={ratio, forms.picker}, outputs=targets, api_visibility="private")

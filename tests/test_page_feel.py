@@ -142,3 +142,35 @@ def test_download_and_download_all_give_the_originals_under_the_clicks_name(make
         with page.expect_download() as caught:
             one.click()
         assert stored[caught.value.suggested_filename] == open(caught.value.path(), "rb").read()
+
+
+CONTRAST_JS = """() => {
+  const luminance = (color) => {
+    const [r, g, b] = color.match(/[\\d.]+/g).slice(0, 3).map(Number).map((v) => {
+      v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const background = (el) => {
+    for (; el; el = el.parentElement) {
+      const color = getComputedStyle(el).backgroundColor;
+      if (color && !color.startsWith("rgba(0, 0, 0, 0)") && color !== "transparent") return color;
+    }
+    return "rgb(255, 255, 255)";
+  };
+  return [...document.querySelectorAll('.info-text, [data-testid="block-info"], #notify-me, .prompt-count')]
+    .filter((el) => el.offsetParent !== null)
+    .map((el) => { const a = luminance(getComputedStyle(el).color), b = luminance(background(el));
+                   return [el.textContent.slice(0, 30), (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)]; });
+}"""
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_help_text_meets_wcag_aa_contrast(site, page, theme):  # noqa: F811
+    url, _ = site
+    page.goto(f"{url.rstrip('/')}/?__theme={theme}")
+    page.locator("#prompt textarea").fill("x" * 1700)  # shows the counter too
+    expect(page.locator("#prompt .prompt-count")).not_to_have_text("")
+    ratios = page.evaluate(CONTRAST_JS)
+    assert sum(1 for text, _ in ratios if text.startswith("The shape of the image")) == 1  # help is measured
+    assert len(ratios) >= 5
+    assert all(ratio >= 4.5 for _, ratio in ratios), ratios

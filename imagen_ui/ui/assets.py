@@ -168,7 +168,7 @@ button.busy::after { content: attr(data-busy-label); position: absolute; inset: 
    that sentence and linger over the next good images. The toast still says it once. */
 #gallery .error, #status .error, #compare-gallery .error, #compare-status .error { display: none !important; }
 #notify { min-height: 0; }
-#notify-me { background: none; border: none; padding: 0; color: var(--body-text-color-subdued);
+#notify-me { background: none; border: none; padding: 0; color: var(--neutral-600);
              text-decoration: underline; cursor: pointer; font-size: var(--text-sm); font-weight: normal;
              text-align: left; }
 /* Tiles sized to the images: no inner scrollbar cutting a row, no square tiles with grey bands. */
@@ -178,7 +178,13 @@ button.busy::after { content: attr(data-busy-label); position: absolute; inset: 
 #gallery .thumbnail-item, #compare-gallery .thumbnail-item { aspect-ratio: auto; height: auto; }
 #gallery .thumbnail-item img, #compare-gallery .thumbnail-item img { height: auto; max-height: 70vh; }
 .notify-decided #notify-me, #notify-me.granted { display: none; }
-.prompt-count { text-align: right; font-size: var(--text-sm); color: var(--body-text-color-subdued);
+.prompt-count { text-align: right; font-size: var(--text-sm); color: var(--neutral-600);
                 padding: 0 var(--spacing-md); }
+/* Help text at WCAG AA contrast (4.5:1) in both themes: Gradio's own info grey is 1.9:1 on white. */
+.info-text { color: var(--neutral-600) !important; }
+/* One selector per .dark rule: Gradio scopes only the first selector of a list under .dark. */
+.dark #notify-me { color: var(--neutral-300) !important; }
+.dark .prompt-count { color: var(--neutral-300) !important; }
+.dark .info-text { color: var(--neutral-300) !important; }
 .prompt-count.over { color: var(--error-text-color); font-weight: 600; }
 """

@@ -149,6 +149,11 @@ class GenerationService:
         self._accepting = True
 
     @property
+    def accepting(self) -> bool:
+        """False once the app is stopping (drain): new work is refused."""
+        return self._accepting
+
+    @property
     def model(self) -> str:
         return self.default_model
 
@@ -222,14 +227,16 @@ class GenerationService:
         *,
         visitor: Visitor = Visitor(),
         session: str | None = None,
+        prepaid: bool = False,
     ) -> AsyncIterator[Snapshot]:
-        """Make one image per job, all in parallel (one click, or one Compare across models)."""
+        """Make one image per job, all in parallel (one click, or one Compare across models).
+        `prepaid`: the caller holds the quota reservation for these images (a batch, see batch.py)."""
         if not self._accepting:
             raise ShuttingDown("The app is restarting. Try again in a moment.")
         self._loop = asyncio.get_running_loop()
         client = self._visitor_clients.get(visitor.token) if visitor.token else self.client
         reservation = None
-        if not visitor.token and self.quota is not None and self.quota.enabled:
+        if not prepaid and not visitor.token and self.quota is not None and self.quota.enabled:
             reservation = self.quota.reserve(visitor.keys, len(jobs))
         slots = [ImageSlot(index=i, model=job.model) for i, job in enumerate(jobs)]
         changed = asyncio.Event()

@@ -133,3 +133,20 @@ def test_a_generation_completed_by_webhook_makes_no_status_calls(make_emulator, 
         creates = [r for r in emulator.requests if r.method == "POST" and r.path.endswith("/predictions")]
         assert all(b'"webhook": "http://127.0.0.1:' in r.body or b'"webhook":"http://127.0.0.1:' in r.body
                    for r in creates)
+
+
+def test_use_via_api_reads_the_picked_models_own_form_by_name(emulator, tmp_path, page):  # noqa: F811
+    # Flux's form comes after the three Imagen forms: its values must be found by input name.
+    with serve(tmp_path / "o", api_base=emulator.base_url, models=(*IMAGEN, FLUX)) as (_, url):
+        page.goto(url)
+        page.locator("#prompt textarea").fill("a flux request")
+        choose(page, "aspect_ratio", "16:9 landscape")  # imagen-4-fast's form: not part of flux's request
+        choose(page, "model", FLUX)
+        page.locator("#flux_schnell-num_inference_steps input[type=number]").fill("3")
+        choose(page, "flux_schnell-output_format", "PNG")
+        page.locator("#api-code").get_by_text("Use via API").click()
+        python = page.locator("#api-python")
+        expect(python).to_contain_text(FLUX)
+        expect(python).to_contain_text('"num_inference_steps": 3')
+        expect(python).to_contain_text('"output_format": "png"')
+        assert '"16:9"' not in python.inner_text()

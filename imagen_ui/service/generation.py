@@ -153,15 +153,6 @@ class GenerationService:
         """False once the app is stopping (drain): new work is refused."""
         return self._accepting
 
-    @property
-    def model(self) -> str:
-        return self.default_model
-
-    @property
-    def schema(self) -> ModelSchema:
-        """The schema of the model the page opens with."""
-        return self.schema_for(self.default_model)
-
     def schema_for(self, model: str) -> ModelSchema:
         entry = self.catalog.get(model)
         if entry is None or entry.schema is None:

@@ -13,6 +13,7 @@ from imagen_ui.service import SET_COOKIE_JS, GenerationService
 from imagen_ui.ui import account as ui_account
 from imagen_ui.ui import compare_tab as ui_compare
 from imagen_ui.ui import history_tab as ui_history
+from imagen_ui.ui import mcp_tools as ui_mcp
 from imagen_ui.ui import snippets
 from imagen_ui.ui import status_lines as status
 from imagen_ui.ui.assets import CSS, PAGE_JS
@@ -53,6 +54,7 @@ def build(
     trust_forwarded: bool = False,
     secret_dir: Path | None = None,
     max_threads: int = gradio_tuning.MAX_THREADS,
+    mcp: bool = False,
 ) -> gr.Blocks:
     """The playground page. `offline_notice` is shown at the top when set.
 
@@ -71,6 +73,8 @@ def build(
                 ui_compare.build(service, own_token, who)
             with gr.Tab("History", id="history-tab") as history_tab:
                 ui_history.build(service, forms, tabs, who, history_tab)
+        if mcp:
+            ui_mcp.build(service, who)
         demo.load(None, js=SET_COOKIE_JS)
 
         def closed(request: gr.Request) -> None:

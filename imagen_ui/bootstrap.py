@@ -115,6 +115,7 @@ def create_app(settings: Settings, *, emulator=None) -> App:
     from imagen_ui.public.quota import quota_from_settings, trust_forwarded_for
     from imagen_ui.replicate.client import ReplicateClient
     from imagen_ui.replicate.webhook_receiver import WebhookReceiver
+    from imagen_ui.service.batch import BatchService
     from imagen_ui.service.catalog_loader import load_catalog
     from imagen_ui.service.generation import GenerationService
     from imagen_ui.store.history import History
@@ -157,7 +158,9 @@ def create_app(settings: Settings, *, emulator=None) -> App:
         notice = offline_notice(settings.public) if emulator is not None else None
         demo = ui.build(service, offline_notice=notice, analytics=settings.analytics,
                         public=settings.public, trust_forwarded=trust_forwarded_for(settings),
-                        mcp=settings.mcp)
+                        mcp=settings.mcp,
+                        # A budget (public mode) goes here too: BatchService(service, budget=...).
+                        batches=BatchService(service))
     except BaseException:
         if started_here:
             emulator.stop()

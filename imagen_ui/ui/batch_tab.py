@@ -90,7 +90,9 @@ def build(batches: BatchService, forms: Forms, own_token: gr.State, who: Who) ->
                                 api_visibility="private", queue=False)
     running = gathered.then(batch, inputs=[prompts, dropped, forms.picker, settings, per_prompt, own_token],
                             outputs=[summary, table, download], api_name="batch", concurrency_limit=None,
-                            show_progress="minimal")
+                            # The table shows the progress; Gradio's tracker would also flag a
+                            # cancelled batch's outputs "Error".
+                            show_progress="hidden")
     running.success(lambda: gr.DownloadButton(visible=True), outputs=download, api_visibility="private",
                     queue=False)
 

@@ -285,6 +285,14 @@ class BatchService:
         """The latest state of a session's most recent batch (for Cancel and Download all)."""
         return self._last.get(session or "")
 
+    async def wait_idle(self, session: str | None, timeout: float) -> bool:
+        """Wait (up to `timeout` s) until the session has no batch running; True if none is."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._runs.get(session or "") and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        return not self._runs.get(session or "")
+
     def cancel_session(self, session: str | None) -> int:
         """Cancel a session's running batches (Stop, or its tab was closed). Returns the count."""
         tasks = list(self._runs.get(session or "", ()))

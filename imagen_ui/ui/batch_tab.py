@@ -99,15 +99,27 @@ def build(batches: BatchService, forms: Forms, own_token: gr.State, who: Who) ->
     def stop(request: gr.Request):
         last = batches.last(session_of(request))
         if last is None:
-            return "Cancelled.", gr.skip(), gr.skip()
-        shown = cancelled(last)
-        zip_update = gr.skip()
-        if shown.paths:
-            zip_update = gr.DownloadButton(value=str(batches.archive(shown)), visible=True)
-        return render_summary(shown, stopped=True), render_rows(shown), zip_update
+            return "Cancelled.", gr.skip()
+        return render_summary(cancelled(last), stopped=True), render_rows(cancelled(last))
 
-    cancel.click(stop, outputs=[summary, table, download], cancels=[running], queue=False,
-                 api_visibility="private")
+    async def settle(request: gr.Request):
+        """Once the cancelled batch has wound down: its final rows (an update it had already sent
+        may have landed after Stop's), and the zip of what finished."""
+        session = session_of(request)
+        await batches.wait_idle(session, timeout=5.0)
+        last = batches.last(session)
+        if last is None:
+            return gr.skip(), gr.skip(), gr.skip()
+        last = cancelled(last)
+        zip_update = gr.skip()
+        if last.paths:
+            archive = await asyncio.to_thread(batches.archive, last)
+            zip_update = gr.DownloadButton(value=str(archive), visible=True)
+        return render_summary(last, stopped=True), render_rows(last), zip_update
+
+    cancel.click(stop, outputs=[summary, table], cancels=[running], queue=False,
+                 api_visibility="private").then(settle, outputs=[summary, table, download],
+                                                api_visibility="private", show_progress="hidden")
 
 
 def _read(file: str | None) -> tuple[str | None, bytes | None]:

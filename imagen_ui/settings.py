@@ -65,6 +65,7 @@ class Settings:
     quota_concurrent: int = 2  # generations at once per visitor, same conditions; 0 = no limit
     auth: tuple[Credential, ...] = dataclasses.field(default=(), repr=False)  # Gradio login, if any
     public_url: str | None = None  # the app's own public base URL (for webhooks)
+    mcp: bool = False  # also serve the playground as an MCP server (tools for AI assistants)
     _token_source: TokenSource | None = dataclasses.field(default=None, repr=False, compare=False)
     _on_spaces: bool = dataclasses.field(default=False, repr=False)
 
@@ -160,6 +161,9 @@ def build_arg_parser() -> argparse.ArgumentParser:
     flag("--public-url", type=_flag(_parse_public_url), metavar="URL",
          help="this app's own public base URL, e.g. https://you-imagen.hf.space, for webhooks "
          "(env IMAGEN_UI_PUBLIC_URL; default on a Space: its address)")
+    flag("--mcp", action=argparse.BooleanOptionalAction, default=None,
+         help="also serve the playground as an MCP server for AI assistants, at /gradio_api/mcp/ "
+         "(env IMAGEN_UI_MCP)")
     return parser
 
 
@@ -235,6 +239,7 @@ def load_settings(
             setting(args.auth_file, "IMAGEN_UI_AUTH_FILE", _parse_path, None),
         ),
         public_url=setting(args.public_url, "IMAGEN_UI_PUBLIC_URL", _parse_public_url, space_url),
+        mcp=setting(args.mcp, "IMAGEN_UI_MCP", _parse_switch, Settings.mcp),
         _token_source=token_source,
         _on_spaces=on_spaces,
     )

@@ -156,6 +156,11 @@ class GenerationService:
         self._loop: asyncio.AbstractEventLoop | None = None  # where the generations run
         self._accepting = True
 
+    @property
+    def accepting(self) -> bool:
+        """False once the app is stopping (drain): new work is refused."""
+        return self._accepting
+
     def schema_for(self, model: str) -> ModelSchema:
         entry = self.catalog.get(model)
         if entry is None or entry.schema is None:
@@ -224,8 +229,10 @@ class GenerationService:
         *,
         visitor: Visitor = Visitor(),
         session: str | None = None,
+        prepaid: bool = False,
     ) -> AsyncIterator[Snapshot]:
-        """Make one image per job, all in parallel (one click, or one Compare across models)."""
+        """Make one image per job, all in parallel (one click, or one Compare across models).
+        `prepaid`: the caller holds the quota reservation for these images (a batch, see batch.py)."""
         if not self._accepting:
             raise ShuttingDown("The app is restarting. Try again in a moment.")
         self._loop = asyncio.get_running_loop()
@@ -235,7 +242,7 @@ class GenerationService:
         slots = [ImageSlot(index=first + k, model=job.model, seed=_seed_of(job))
                  for first, job in zip(firsts, jobs) for k in range(job.outputs)]
         reservation = None
-        if not visitor.token and self.quota is not None and self.quota.enabled:
+        if not prepaid and not visitor.token and self.quota is not None and self.quota.enabled:
             reservation = self.quota.reserve(visitor.keys, len(slots))
         changed = asyncio.Event()
 

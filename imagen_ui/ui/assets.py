@@ -187,4 +187,16 @@ button.busy::after { content: attr(data-busy-label); position: absolute; inset: 
 .dark .prompt-count { color: var(--neutral-300) !important; }
 .dark .info-text { color: var(--neutral-300) !important; }
 .prompt-count.over { color: var(--error-text-color); font-weight: 600; }
+#batch-rows .batch-table { width: 100%; border-collapse: collapse; border: none; margin: 0;
+                           font-size: var(--text-sm); }
+#batch-rows .batch-table th, #batch-rows .batch-table td {
+  text-align: left; vertical-align: top; padding: 4px 6px; border: none;
+  border-bottom: 1px solid var(--border-color-primary); }
+.batch-table td.batch-prompt { overflow-wrap: anywhere; }
+.batch-table td.batch-images { white-space: nowrap; }
+#batch-rows .batch-table img { display: inline-block; height: 56px; width: auto; margin: 0 4px 0 0;
+                               border-radius: 4px; }
+.batch-failed td.batch-status, .batch-partial td.batch-status { color: var(--error-text-color); }
+#batch-rows { max-height: 520px; overflow-y: auto; }
+#batch-rows table, #batch-rows thead, #batch-rows tbody, #batch-rows tr { border: none !important; }
 """

@@ -9,10 +9,12 @@ import gradio as gr
 from imagen_ui import gradio_tuning
 from imagen_ui.catalog import ModelEntry
 from imagen_ui.schema import InvalidRequest
-from imagen_ui.service import SET_COOKIE_JS, GenerationService
+from imagen_ui.service import SET_COOKIE_JS, BatchService, GenerationService
 from imagen_ui.ui import account as ui_account
+from imagen_ui.ui import batch_tab as ui_batch
 from imagen_ui.ui import compare_tab as ui_compare
 from imagen_ui.ui import history_tab as ui_history
+from imagen_ui.ui import mcp_tools as ui_mcp
 from imagen_ui.ui import snippets
 from imagen_ui.ui import status_lines as status
 from imagen_ui.ui.assets import CSS, PAGE_JS
@@ -54,10 +56,13 @@ def build(
     trust_forwarded: bool = False,
     secret_dir: Path | None = None,
     max_threads: int = gradio_tuning.MAX_THREADS,
+    mcp: bool = False,
+    batches: BatchService | None = None,
 ) -> gr.Blocks:
     """The playground page. `offline_notice` is shown at the top when set.
 
     `public`: visitors each see only their own history, quotas apply, and they may bring a token."""
+    batches = batches or BatchService(service)
     with gr.Blocks(title="imagen-ui", analytics_enabled=analytics) as demo:
         gr.Markdown("## imagen-ui · text to image on Replicate")
         if offline_notice:
@@ -68,14 +73,18 @@ def build(
                 own_token = (ui_account.build(demo, service, secret_dir or service.history.root)
                              if public else gr.State(None))
                 forms = _playground(service, own_token, who)
+                ui_batch.build(batches, forms, own_token, who)
             with gr.Tab("Compare", id="compare-tab"):
                 ui_compare.build(service, own_token, who)
             with gr.Tab("History", id="history-tab") as history_tab:
                 ui_history.build(service, forms, tabs, who, history_tab)
+        if mcp:
+            ui_mcp.build(service, who)
         demo.load(None, js=SET_COOKIE_JS)
 
         def closed(request: gr.Request) -> None:
             service.cancel_session(session_of(request))
+            batches.cancel_session(session_of(request))
 
         demo.unload(closed)
 

@@ -172,3 +172,19 @@ def test_use_via_api_reads_the_picked_models_own_form_by_name(emulator, tmp_path
         expect(python).to_contain_text('"output_format": "png"')
         expect(python).to_contain_text('"aspect_ratio": "21:9"')
         assert '"16:9"' not in python.inner_text()
+
+
+def test_use_via_api_follows_the_form_and_the_image_count(emulator, tmp_path, page):  # noqa: F811
+    with serve(tmp_path / "o", api_base=emulator.base_url, models=(*IMAGEN, FLUX)) as (_, url):
+        page.goto(url)
+        page.locator("#api-code").get_by_text("Use via API").click()
+        python = page.locator("#api-python")
+        expect(python).to_contain_text("google/imagen-4-fast")
+        page.locator("#prompt textarea").fill("typed after opening")
+        expect(python).to_contain_text('"typed after opening"')  # no button to press
+        page.locator("#num_images input[type=number]").fill("3")
+        page.locator("#num_images input[type=number]").press("Enter")
+        expect(python).to_contain_text("for number in range(1, 4):")  # one prediction per image
+        choose(page, "model", FLUX)
+        expect(python).to_contain_text('"num_outputs": 3')  # flux makes them in one prediction
+        assert "for number" not in python.inner_text()

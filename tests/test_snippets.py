@@ -241,6 +241,24 @@ def test_python_snippet_runs_with_the_official_client(make_emulator: Any, tmp_pa
     assert served.startswith(b"\x89PNG")
 
 
+def test_python_snippet_for_several_images_runs_once_per_image(make_emulator: Any, tmp_path: Path) -> None:
+    emu = make_emulator(latency=0.05, token=TOKEN)
+    form = {"prompt": "three of them", "output_format": "png"}
+    run_python_snippet(python_snippet(FAST, form, runs=3), emu, tmp_path)
+    assert created_inputs(emu) == [form] * 3
+    assert sorted(p.name for p in tmp_path.glob("output_*.png")) == ["output_1.png", "output_2.png", "output_3.png"]
+
+
+def test_curl_snippet_for_several_images_loops(make_emulator: Any, tmp_path: Path) -> None:
+    emu = make_emulator(latency=0.05, token=TOKEN)
+    form = {"prompt": TRICKY_PROMPT}
+    snippet = curl_snippet(FAST, form, base_url=emu.base_url, runs=2)
+    result = subprocess.run(["bash", "-c", snippet], env=clean_env(REPLICATE_API_TOKEN=TOKEN), cwd=tmp_path,
+                            capture_output=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(r.body) for r in emu.requests if r.method == "POST"] == [{"input": form}] * 2
+
+
 def test_python_snippet_saves_every_image_of_a_list_output(make_emulator: Any, tmp_path: Path) -> None:
     emu = make_emulator(latency=0.05, token=TOKEN)
     form = {"prompt": "cake", "num_outputs": 2, "seed": 7, "output_quality": 80, "go_fast": False}

@@ -9,7 +9,7 @@ import gradio as gr
 from imagen_ui import gradio_tuning
 from imagen_ui.catalog import ModelEntry
 from imagen_ui.schema import InvalidRequest
-from imagen_ui.service import SET_COOKIE_JS, BatchService, GenerationService
+from imagen_ui.service import SET_COOKIE_JS, BatchService, GenerationService, count_input
 from imagen_ui.ui import account as ui_account
 from imagen_ui.ui import batch_tab as ui_batch
 from imagen_ui.ui import compare_tab as ui_compare
@@ -281,9 +281,9 @@ def _api_code(service: GenerationService, forms: Forms, count) -> None:
                 javascript = gr.Code(language="javascript", elem_id="api-javascript", interactive=False)
             with gr.Tab("curl"):
                 curl = gr.Code(language="shell", elem_id="api-curl", interactive=False)
-        refresh = gr.Button("Update for the current settings", size="sm", elem_id="api-refresh")
     def show(data: dict):
-        """Inputs by component (a set of inputs gives one dict): the picked model's form, by name."""
+        """Inputs by component (a set of inputs gives one dict): the picked model's form, by name,
+        and the image count: the model's own count input, or that many runs."""
         model = data[forms.picker]
         form = forms.forms.get(model)
         if form is None:
@@ -291,12 +291,19 @@ def _api_code(service: GenerationService, forms: Forms, count) -> None:
         schema = service.schema_for(model)
         inputs = {"prompt": data[forms.prompt] or "", **form.values(data)}
         inputs = {k: v for k, v in inputs.items() if v not in (None, "") or k == "prompt"}
-        return (snippets.python_snippet(schema, inputs), snippets.javascript_snippet(schema, inputs),
-                snippets.curl_snippet(schema, inputs))
+        number = max(1, int(data[count] or 1)) if str(data[count] or "1").isdigit() else 1
+        own = count_input(schema)
+        runs = 1 if own else number
+        if own and number > 1:
+            inputs[own] = number
+        return (snippets.python_snippet(schema, inputs, runs=runs),
+                snippets.javascript_snippet(schema, inputs, runs=runs),
+                snippets.curl_snippet(schema, inputs, runs=runs))
 
-    for trigger in (accordion.expand, refresh.click):
-        trigger(show, inputs=set(forms.components), outputs=[python, javascript, curl],
-                api_visibility="private")
+    # It follows the form as it changes (each trigger's latest state wins), not only when opened.
+    triggers = [accordion.expand, count.change, *(c.change for c in forms.components)]
+    gr.on(triggers, show, inputs={count, *forms.components}, outputs=[python, javascript, curl],
+          api_visibility="private", trigger_mode="always_last", queue=False, show_progress="hidden")
 
 
 def _about(entry: ModelEntry) -> str:

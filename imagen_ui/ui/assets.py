@@ -119,6 +119,20 @@ PAGE_JS = """
     }
   }).observe(document.body, {childList: true, subtree: true});
 
+  // History: the details of a picked image, and the delete confirmation, open where they are seen.
+  const seen = new Map();
+  setInterval(() => {
+    for (const id of ["history-details", "history-confirm-box"]) {
+      const box = document.getElementById(id);
+      const shown = Boolean(box && box.offsetParent !== null);
+      if (shown && !seen.get(id)) {
+        const r = box.getBoundingClientRect();
+        if (r.bottom > innerHeight || r.top < 0) box.scrollIntoView({block: "nearest", behavior: "smooth"});
+      }
+      seen.set(id, shown);
+    }
+  }, 150);
+
   // A browser notification when a long click ends in a background tab, if the person asks for it.
   document.addEventListener("click", (event) => {
     if (event.target.closest?.("#notify-me") && "Notification" in window) {
@@ -174,6 +188,8 @@ button.busy::after { content: attr(data-busy-label); position: absolute; inset: 
 /* Tiles sized to the images: no inner scrollbar cutting a row, no square tiles with grey bands. */
 #gallery .grid-wrap.fixed-height, #compare-gallery .grid-wrap.fixed-height,
 #history-gallery .grid-wrap.fixed-height { max-height: none; min-height: 0; height: auto; overflow: visible; }
+#history-search-row { align-items: stretch; }
+#history-search-row > * { min-height: 42px; }
 @media (max-width: 640px) { #gallery .caption-label, #compare-gallery .caption-label { font-size: 11px; } }
 #gallery .thumbnail-item, #compare-gallery .thumbnail-item { aspect-ratio: auto; height: auto; }
 #gallery .thumbnail-item img, #compare-gallery .thumbnail-item img { height: auto; max-height: 70vh; }

@@ -10,7 +10,7 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 from playground import serve
 from playwright.sync_api import expect
-from test_browser import browser, choose, page  # noqa: F401 - shared Chromium fixtures
+from test_browser import browser, choose, page, wait_until  # noqa: F401 - shared Chromium fixtures
 
 FLUX = "black-forest-labs/flux-schnell"
 IMAGEN = ("google/imagen-4-fast", "google/imagen-4-ultra", "google/imagen-4")
@@ -188,3 +188,26 @@ def test_use_via_api_follows_the_form_and_the_image_count(emulator, tmp_path, pa
         choose(page, "model", FLUX)
         expect(python).to_contain_text('"num_outputs": 3')  # flux makes them in one prediction
         assert "for number" not in python.inner_text()
+
+
+def test_the_seed_box_rolls_a_random_seed_and_reuses_an_images(emulator, tmp_path, page):  # noqa: F811
+    with serve(tmp_path / "o", api_base=emulator.base_url, models=(*IMAGEN, FLUX)) as (_, url):
+        page.goto(url)
+        choose(page, "model", FLUX)
+        page.locator("#prompt textarea").fill("keep this one")
+        page.locator("#generate-flux_schnell").click()
+        caption = page.locator("#gallery .caption-label").first
+        expect(caption).to_contain_text("seed", timeout=10_000)
+        [prediction] = emulator.predictions()
+        sent = prediction["input"]["seed"]
+        assert f"seed {sent}" in caption.inner_text()  # the seed it was made with is shown
+        page.locator("#flux_schnell-more-options").get_by_text("More options").click()
+        seed = page.locator("#flux_schnell-seed textarea, #flux_schnell-seed input").first
+        expect(seed).to_have_value("")
+        page.locator("#flux_schnell-seed-reuse").click()
+        expect(seed).to_have_value(str(sent))
+        page.locator("#generate-flux_schnell").click()
+        assert wait_until(lambda: len(emulator.predictions()) == 2, timeout=10)
+        assert emulator.predictions()[0]["input"]["seed"] == sent  # the same image again
+        page.locator("#flux_schnell-seed-random").click()
+        expect(seed).to_have_value("")

@@ -481,8 +481,9 @@ class GenerationService:
 
 
 def _seed_of(job: Job) -> int | None:
+    """The seed sent with the job's prediction (for a count-input model, the seed of its whole set)."""
     seed = job.inputs.get(SEED_INPUT)
-    return seed if isinstance(seed, int) and job.outputs == 1 else None
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
 
 
 def _visible(snapshot: Snapshot) -> tuple:

@@ -93,10 +93,16 @@ def control_for(field: InputField, *, elem_id: str) -> gr.components.Component:
     info = help_for(field.name, field.description, has_choices=bool(field.choices))
     if field.name == SEED_INPUT and field.kind == "integer":
         # A text box, not gr.Number: an empty Number is sent as 0, so every click repeated one seed.
-        return gr.Textbox(value="" if field.default is None else str(field.default), label=label,
-                          info="Empty: a new random seed for every image. A number: image 1 uses it, "
-                               "image 2 the next one…", placeholder="random", elem_id=elem_id,
-                          elem_classes=["seed-box"])
+        with gr.Row(equal_height=True):
+            box = gr.Textbox(value="" if field.default is None else str(field.default), label=label,
+                             info="Empty: a new random seed for every image. A number: image 1 uses it, "
+                                  "image 2 the next one…", placeholder="random", elem_id=elem_id,
+                             elem_classes=["seed-box"], scale=3)
+            with gr.Column(scale=1, min_width=120):
+                # Wired by the page (it knows the images): see page._wire_seed_buttons.
+                box.seed_buttons = (gr.Button("🎲 Random", size="sm", elem_id=f"{elem_id}-random"),
+                                    gr.Button("♻ Reuse image's", size="sm", elem_id=f"{elem_id}-reuse"))
+        return box
     if field.choices:
         choices = [(choice_label(field.name, value), value) for value in field.choices]
         # allow_custom_value: the schema, not Gradio, refuses an unknown value, with a clearer message.

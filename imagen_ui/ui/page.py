@@ -211,16 +211,20 @@ def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Fo
     for event in (*events, stopped):
         event.then(offer_downloads, outputs=[download_one, download_all], api_visibility="private")
 
+    picked = gr.State(0)  # the tile last selected (0: the first image)
+
     def pick_image(request: gr.Request, event: gr.SelectData):
         """The selected tile's original, if it is one (a placeholder has nothing to download)."""
         snapshot = service.last_snapshot(session_of(request))
         items = Tiles().items(snapshot) if snapshot else []
         path = items[event.index][0] if 0 <= event.index < len(items) else None
         if path is None or Path(path) not in snapshot.paths:
-            return gr.update(visible=False)
-        return gr.update(value=path, visible=True, label=f"Download image {event.index + 1}")
+            return {download_one: gr.update(visible=False), picked: event.index}
+        return {download_one: gr.update(value=path, visible=True, label=f"Download image {event.index + 1}"),
+                picked: event.index}
 
-    gallery.select(pick_image, outputs=download_one, api_visibility="private")
+    gallery.select(pick_image, outputs=[download_one, picked], api_visibility="private")
+    _wire_seed_buttons(service, forms, picked)
 
     def restore(path: str | None):
         found = service.settings_from_image(Path(path).read_bytes()) if path else None
@@ -234,6 +238,27 @@ def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Fo
     dropped.upload(restore, inputs=dropped, outputs=[*forms.components, dropped],
                    api_visibility="private")
     return forms
+
+
+def _wire_seed_buttons(service: GenerationService, forms: Forms, picked: gr.State) -> None:
+    """Each seed box's Random (empty: a new seed per image) and Reuse (the selected image's seed)."""
+    for form in forms.forms.values():
+        box = form.controls.get("seed")
+        if box is None or not hasattr(box, "seed_buttons"):
+            continue
+        random_button, reuse_button = box.seed_buttons
+        random_button.click(lambda: "", outputs=box, api_visibility="private", queue=False)
+
+        def reuse(index: int, request: gr.Request):
+            snapshot = service.last_snapshot(session_of(request))
+            slots = snapshot.slots if snapshot else ()
+            slot = slots[index] if 0 <= index < len(slots) else (slots[0] if slots else None)
+            if slot is None or slot.seed is None:
+                gr.Warning("No image with a known seed yet: generate one first.")
+                return gr.skip()
+            return str(slot.seed)
+
+        reuse_button.click(reuse, inputs=picked, outputs=box, api_visibility="private")
 
 
 def _wire_generate(service, form: Form, prompt, count, own_token, who: Who, gallery, status_box,

@@ -11,7 +11,7 @@ import base64
 import json
 import secrets
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from standardwebhooks import Webhook
@@ -61,7 +61,7 @@ def test_the_library_verifies_our_signatures(signer: str, secret: str, body: byt
 @pytest.mark.parametrize("secret", SECRETS)
 @pytest.mark.parametrize("body", BODIES)
 def test_we_verify_the_librarys_signatures(secret: str, body: bytes) -> None:
-    stamp = datetime(2026, 7, 1, 12, 0, 0, tzinfo=timezone.utc)
+    stamp = datetime(2026, 7, 1, 12, 0, 0, tzinfo=UTC)
     now = int(stamp.timestamp())
     theirs = Webhook(secret).sign("msg_2ZqAnH7bTW5LxJQ2QRYd", stamp, body.decode())
     assert theirs == sign(secret, "msg_2ZqAnH7bTW5LxJQ2QRYd", now, body) == emulator_sign(

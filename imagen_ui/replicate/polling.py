@@ -69,6 +69,8 @@ class _RecentlyFinished:
         self._items: TTLCache[str, Prediction] = TTLCache(maxsize=size, ttl=ttl, timer=time.monotonic)
 
     def add(self, prediction: Prediction) -> None:
+        if self.size < 1:
+            return  # remember nothing (a cache of size 0 refuses every entry)
         known = self._items.get(prediction.id)
         if known is not None and _progress(known) > _progress(prediction):
             return  # a reordered delivery: keep the later state

@@ -10,7 +10,6 @@ import zipfile
 import pytest
 from playground import serve
 from playwright.sync_api import expect
-from test_browser import browser, page  # noqa: F401 - shared Chromium fixtures
 
 SHOTS = os.environ.get("IMAGEN_UI_SCREENSHOTS")  # a folder: also save screenshots there
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 from gradio_client import Client
-from playground import serve
+from playground import choose, serve
 from playwright.sync_api import expect
-from test_browser import browser, choose, page  # noqa: F401 - shared Chromium fixtures
 
 PERMISSIVE = "block_only_high"
 

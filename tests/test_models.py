@@ -8,9 +8,9 @@ import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 from PIL import Image
-from playground import serve
+from conftest import free_port, wait_until
+from playground import choose, serve
 from playwright.sync_api import expect
-from test_browser import browser, choose, page, wait_until  # noqa: F401 - shared Chromium fixtures
 
 FLUX = "black-forest-labs/flux-schnell"
 IMAGEN = ("google/imagen-4-fast", "google/imagen-4-ultra", "google/imagen-4")
@@ -131,8 +131,6 @@ def test_use_via_api_shows_the_current_request_without_a_token(emulator, tmp_pat
 
 
 def test_a_generation_completed_by_webhook_makes_no_status_calls(make_emulator, tmp_path):
-    from playground import free_port
-
     emulator = make_emulator(latency=1.6)  # longer than the 1 s sync window: the webhook must tell
     port = free_port()
     with serve(tmp_path / "o", api_base=emulator.base_url, port=port,

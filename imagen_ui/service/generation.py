@@ -12,10 +12,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import OrderedDict, defaultdict
-from collections.abc import AsyncIterator, Mapping
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from cachetools import LRUCache
 
 from imagen_ui.catalog import ModelEntry
 from imagen_ui.public.quota import Quota
@@ -502,6 +504,19 @@ def _shown_status(status: str) -> str | None:
     return status if status in ("starting", "processing") else None
 
 
+class _ClientCache(LRUCache):
+    """cachetools' LRUCache that hands each client it evicts to `on_evict` (to be closed)."""
+
+    def __init__(self, maxsize: int, on_evict: Callable[[ReplicateClient], None]) -> None:
+        super().__init__(maxsize)
+        self._on_evict = on_evict
+
+    def popitem(self) -> tuple[str, ReplicateClient]:  # the documented hook for evictions
+        token, client = super().popitem()
+        self._on_evict(client)
+        return token, client
+
+
 class VisitorClients:
     """One client per visitor token (bounded, least recently used first out), all for the real API.
 
@@ -510,15 +525,13 @@ class VisitorClients:
     def __init__(self, base_url: str, capacity: int = 256) -> None:
         self.base_url = base_url
         self.capacity = capacity
-        self._clients: OrderedDict[str, ReplicateClient] = OrderedDict()
+        self._clients = _ClientCache(capacity, on_evict=self._close_later)
         self._closing: set[asyncio.Task] = set()
 
     def get(self, token: str) -> ReplicateClient:
-        client = self._clients.pop(token, None) or ReplicateClient(token, base_url=self.base_url)
-        self._clients[token] = client
-        while len(self._clients) > self.capacity:
-            _, evicted = self._clients.popitem(last=False)
-            self._close_later(evicted)
+        client = self._clients.get(token)
+        if client is None:
+            client = self._clients[token] = ReplicateClient(token, base_url=self.base_url)
         return client
 
     def forget(self, token: str | None) -> None:
@@ -527,7 +540,8 @@ class VisitorClients:
             self._close_later(client)
 
     async def aclose(self) -> None:
-        clients, self._clients = list(self._clients.values()), OrderedDict()
+        clients = list(self._clients.values())
+        self._clients.clear()
         for client in clients:
             await client.aclose()
 

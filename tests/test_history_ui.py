@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from gradio_client import Client
-from playground import choose, serve
+from playground import serve
 from playwright.sync_api import expect
 
 PERMISSIVE = "block_only_high"

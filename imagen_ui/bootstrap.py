@@ -61,11 +61,21 @@ class App:
             options.setdefault("app_kwargs", {"routes": [self.webhooks.route]})
         for key, value in LAUNCH_OPTIONS.items():
             options.setdefault(key, value)
+        options.setdefault("mcp_server", settings.mcp)
+        blocking = not options.get("prevent_thread_lock", False)
+        if options["mcp_server"]:
+            options["prevent_thread_lock"] = True  # the MCP tools are chosen before serving on
         self.demo.launch(**options)
+        if options["mcp_server"]:
+            from imagen_ui.ui import MCP_TOOLS
+
+            gradio_tuning.keep_mcp_tools(self.demo, MCP_TOOLS)
         if options["share"] and not getattr(self.demo, "share_url", None):
             # Said once, plainly; Gradio keeps serving on the local address.
             logger.warning("No public share link (no internet?): serving locally at %s only.",
                            getattr(self.demo, "local_url", f"http://{settings.host}:{settings.port}"))
+        if options["mcp_server"] and blocking:
+            self.demo.block_thread()
 
     def stop_on_signals(self) -> None:
         """SIGTERM or Ctrl+C: finish (or cancel on Replicate) what is in flight, then stop serving.
@@ -110,6 +120,7 @@ def create_app(settings: Settings, *, emulator=None) -> App:
     from imagen_ui.public.quota import quota_from_settings, trust_forwarded_for
     from imagen_ui.replicate.client import ReplicateClient
     from imagen_ui.replicate.webhook_receiver import WebhookReceiver
+    from imagen_ui.service.batch import BatchService
     from imagen_ui.service.catalog_loader import load_catalog
     from imagen_ui.service.generation import GenerationService
     from imagen_ui.store.history import History
@@ -155,7 +166,10 @@ def create_app(settings: Settings, *, emulator=None) -> App:
         )
         notice = offline_notice(settings.public) if emulator is not None else None
         demo = ui.build(service, offline_notice=notice, analytics=settings.analytics,
-                        public=settings.public, trust_forwarded=trust_forwarded_for(settings))
+                        public=settings.public, trust_forwarded=trust_forwarded_for(settings),
+                        mcp=settings.mcp,
+                        # A budget (public mode) goes here too: BatchService(service, budget=...).
+                        batches=BatchService(service))
     except BaseException:
         if started_here:
             emulator.stop()

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import base64
 import io
-from pathlib import Path
 
 import pytest
+from conftest import wait_until
 from PIL import Image
-from playground import serve
+from playground import choose, serve
 from playwright.sync_api import expect
-from test_browser import browser, choose, page, wait_until  # noqa: F401 - shared Chromium fixtures
 
 from imagen_ui.emulator.thumbnails import boxes
 
@@ -38,7 +37,7 @@ def png(colour, size=(640, 360)) -> bytes:
     return out.getvalue()
 
 
-def drop(page, elem_id: str, files: dict[str, bytes]) -> None:  # noqa: F811
+def drop(page, elem_id: str, files: dict[str, bytes]) -> None:
     """Drop files on an image input the way a person drags them from their desktop."""
     payload = [{"name": name, "type": "image/png", "data": base64.b64encode(data).decode()}
                for name, data in files.items()]
@@ -58,7 +57,7 @@ def site(make_emulator, tmp_path):
         yield app, url, emulator
 
 
-def test_two_dropped_images_reach_nano_banana_pro_then_a_result_is_the_next_input(site, page):  # noqa: F811
+def test_two_dropped_images_reach_nano_banana_pro_then_a_result_is_the_next_input(site, page):
     app, url, emulator = site
     page.goto(url)
     choose(page, "model", NANO)
@@ -98,7 +97,7 @@ def test_two_dropped_images_reach_nano_banana_pro_then_a_result_is_the_next_inpu
     assert emulator.count("POST", "/v1/files") == 5  # each click uploads its own images once
 
 
-def test_the_order_of_reference_images_can_be_changed_and_one_removed(site, page):  # noqa: F811
+def test_the_order_of_reference_images_can_be_changed_and_one_removed(site, page):
     _, url, emulator = site
     page.goto(url)
     choose(page, "model", NANO)
@@ -120,7 +119,7 @@ def test_the_order_of_reference_images_can_be_changed_and_one_removed(site, page
     assert sent == [colours["c.png"], colours["a.png"]]
 
 
-def test_a_bad_file_is_refused_on_the_page_and_nothing_is_sent(site, page):  # noqa: F811
+def test_a_bad_file_is_refused_on_the_page_and_nothing_is_sent(site, page):
     _, url, emulator = site
     page.goto(url)
     choose(page, "model", NANO)
@@ -136,7 +135,7 @@ def test_a_bad_file_is_refused_on_the_page_and_nothing_is_sent(site, page):  # n
     assert emulator.count("POST", "/v1/files") == 0 and emulator.predictions() == []
 
 
-def test_the_page_opens_on_the_successor_when_imagen_is_retired(make_emulator, tmp_path, page):  # noqa: F811
+def test_the_page_opens_on_the_successor_when_imagen_is_retired(make_emulator, tmp_path, page):
     emulator = make_emulator(latency=0.2, retire=list(IMAGEN))
     with serve(tmp_path / "o", api_base=emulator.base_url) as (app, url):
         assert app.service.default_model == NANO
@@ -158,7 +157,7 @@ def test_the_page_opens_on_the_successor_when_imagen_is_retired(make_emulator, t
     assert not any(r.path.startswith("/v1/models/google/imagen-4") and r.method == "POST" for r in emulator.requests)
 
 
-def test_a_model_withdrawn_mid_session_moves_the_picker_once(make_emulator, tmp_path, page):  # noqa: F811
+def test_a_model_withdrawn_mid_session_moves_the_picker_once(make_emulator, tmp_path, page):
     emulator = make_emulator(latency=0.2)
     with serve(tmp_path / "o", api_base=emulator.base_url) as (app, url):
         page.goto(url)
@@ -174,7 +173,7 @@ def test_a_model_withdrawn_mid_session_moves_the_picker_once(make_emulator, tmp_
         expect(page.locator("#model-notice")).to_contain_text("opened on google/imagen-4-ultra")
 
 
-def test_history_shows_what_an_image_was_made_from_and_reuse_restores_it(site, page):  # noqa: F811
+def test_history_shows_what_an_image_was_made_from_and_reuse_restores_it(site, page):
     app, url, emulator = site
     page.goto(url)
     choose(page, "model", NANO)
@@ -204,20 +203,20 @@ def test_history_shows_what_an_image_was_made_from_and_reuse_restores_it(site, p
     page.locator("#history-use-as-input").click()
     expect(references).to_have_count(3)
     page.locator("#generate-nano_banana_pro").click()
-    assert wait_until(lambda: len(app.service.history.page(everyone=True)) == 2, timeout=20)
+    wait_until(lambda: len(app.service.history.page(everyone=True)) == 2, timeout=20)
     newest = emulator.predictions()[0]
     sent = [emulator.file_bytes(u.rsplit("/", 1)[1]) for u in newest["input"]["image_input"]]
     entry = app.service.history.page(everyone=True)[-1]  # the first one, made from red and green
     assert sent == [red, green, entry.path.read_bytes()]
 
 
-def test_a_compared_image_can_be_the_next_input(site, page):  # noqa: F811
+def test_a_compared_image_can_be_the_next_input(site, page):
     app, url, emulator = site
     page.goto(url)
     page.get_by_role("tab", name="Compare").click()
     page.locator("#compare-prompt textarea").fill("side by side")
     page.locator("#compare-run").click()
-    assert wait_until(lambda: len(app.service.history.page(everyone=True)) == app.service.max_compare, timeout=20)
+    wait_until(lambda: len(app.service.history.page(everyone=True)) == app.service.max_compare, timeout=20)
     tiles = page.locator('#compare-gallery button.thumbnail-item img[src*="side-by-side"]')
     expect(tiles).to_have_count(app.service.max_compare)
     tiles.first.click()

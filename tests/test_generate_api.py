@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from conftest import free_port, wait_until
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 from PIL import Image
@@ -134,8 +135,6 @@ def test_bad_token_is_reported_and_never_shown(make_emulator, tmp_path):
 
 
 def test_unreachable_replicate_is_network_trouble(tmp_path):
-    from playground import free_port
-
     dead = f"http://127.0.0.1:{free_port()}"
     with serve(tmp_path / "o", api_base=dead) as (app, url):
         assert app.schema_source == "bundled"
@@ -169,16 +168,10 @@ def test_cancel_cancels_the_remote_predictions(api):
     client, emulator, _ = api
     emulator.set_latency(30)
     job = client.submit("slow one", "1:1", "jpg", PERMISSIVE, 2, api_name="/generate")
-    deadline = time.monotonic() + 5
-    while len(emulator.predictions()) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert len(emulator.predictions()) == 2
-    clicked = time.monotonic()
+    wait_until(lambda: len(emulator.predictions()) == 2)
     job.cancel()
-    while time.monotonic() - clicked < 2.0:
-        if all(p["status"] == "canceled" for p in emulator.predictions()):
-            break
-        time.sleep(0.05)
+    wait_until(lambda: all(p["status"] == "canceled" for p in emulator.predictions()), timeout=2.0,
+               message=lambda: f"not cancelled 2 s after the click: {emulator.predictions()}")
     statuses = [p["status"] for p in emulator.predictions()]
     assert statuses == ["canceled", "canceled"], statuses
     assert emulator.count("POST", "/v1/predictions/") == 2  # one cancel each

@@ -4,16 +4,13 @@ Replicate withdrew are found out and put aside. Real client, real emulator, real
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import io
-import struct
-import time
-import zlib
 from pathlib import Path
 
 import pytest
-from client_helpers import FAST_RETRY
+from client_helpers import FAST_RETRY, bomb_png
+from conftest import wait_until_async
 from PIL import Image
 
 from imagen_ui.replicate import ReplicateClient
@@ -35,19 +32,6 @@ def png(colour=(200, 30, 30), size=(64, 64), noise=False) -> bytes:
     image = Image.effect_noise(size, 80).convert("RGB") if noise else Image.new("RGB", size, colour)
     image.save(out, "PNG")
     return out.getvalue()
-
-
-def bomb_png(side: int = 20_000) -> bytes:
-    """A real decompression bomb: a 600 KB grayscale PNG that decodes to 400 MB."""
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    packer, row, rows = zlib.compressobj(9), b"\0" * (side + 1), []
-    for _ in range(side // 100):
-        rows.append(packer.compress(row * 100))
-    rows.append(packer.flush())
-    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"".join(rows)) + chunk(b"IEND", b"")
 
 
 @pytest.fixture
@@ -72,14 +56,6 @@ def make_service(emulator, tmp_path, uploads, models=MODELS, **kwargs) -> Genera
     client = ReplicateClient("r8_host", base_url=emulator.base_url, retry=FAST_RETRY, poll_interval=0.1)
     return GenerationService(client, catalog, History(tmp_path / "history"), default_model=models[0],
                              upload_roots=(uploads,), visitor_api_base=emulator.base_url, **kwargs)
-
-
-async def wait_for(condition, timeout: float = 5.0) -> bool:
-    """Poll without blocking the loop the service's background clean-ups run on."""
-    deadline = time.monotonic() + timeout
-    while not condition() and time.monotonic() < deadline:
-        await asyncio.sleep(0.02)
-    return condition()
 
 
 def put(folder: Path, name: str, data: bytes) -> str:
@@ -185,7 +161,7 @@ async def test_a_failed_upload_falls_back_to_a_data_uri_only_for_small_files(ser
     # Kept while it was being sent, let go when nothing was made from it; the small one stays.
     digest = hashlib.sha256(Path(large).read_bytes()).hexdigest()
     inputs_dir = service.history.input_images.dir
-    assert await wait_for(lambda: not (inputs_dir / digest[:2] / f"{digest}.png").exists())
+    await wait_until_async(lambda: not (inputs_dir / digest[:2] / f"{digest}.png").exists())
     assert len(list(inputs_dir.rglob("*.png"))) == 1
 
 

@@ -8,7 +8,13 @@ import zipfile
 import pytest
 from playground import serve
 from playwright.sync_api import expect
-from test_browser import browser, choose, page, site  # noqa: F401 - shared Chromium fixtures
+
+
+@pytest.fixture
+def site(make_emulator, tmp_path):
+    emulator = make_emulator(latency=0.3)
+    with serve(tmp_path / "outputs", api_base=emulator.base_url) as (app, url):
+        yield url, emulator
 
 
 @pytest.fixture
@@ -18,11 +24,11 @@ def slow_site(make_emulator, tmp_path):
         yield url, emulator
 
 
-def tile_captions(page) -> list[str]:  # noqa: F811
+def tile_captions(page) -> list[str]:
     return page.locator("#gallery .caption-label").all_inner_texts()
 
 
-def test_every_image_has_a_numbered_tile_from_the_click_on_and_keeps_it(slow_site, page):  # noqa: F811
+def test_every_image_has_a_numbered_tile_from_the_click_on_and_keeps_it(slow_site, page):
     url, emulator = slow_site
     page.goto(url)
     page.locator("#prompt textarea").fill("three foxes")
@@ -43,7 +49,7 @@ def test_every_image_has_a_numbered_tile_from_the_click_on_and_keeps_it(slow_sit
     assert page.locator("#status").get_attribute("aria-live") == "polite"
 
 
-def test_generate_says_it_is_working_and_cancel_is_live_only_then(slow_site, page):  # noqa: F811
+def test_generate_says_it_is_working_and_cancel_is_live_only_then(slow_site, page):
     url, emulator = slow_site
     page.goto(url)
     cancel = page.locator("#cancel")
@@ -64,7 +70,7 @@ def test_generate_says_it_is_working_and_cancel_is_live_only_then(slow_site, pag
 
 
 def test_a_failed_click_says_why_once_with_a_title_and_nothing_covers_the_sentence(make_emulator, tmp_path,
-                                                                                     page):  # noqa: F811
+                                                                                     page):
     emulator = make_emulator(latency=0.05)
     with serve(tmp_path / "outputs", api_base=emulator.base_url) as (_, url):
         page.goto(url)
@@ -84,7 +90,7 @@ def test_a_failed_click_says_why_once_with_a_title_and_nothing_covers_the_senten
         expect(page.locator(".toast-message-text:visible")).to_have_count(1, timeout=5000)
 
 
-def test_on_a_phone_the_results_come_into_view_after_generate(make_emulator, tmp_path, browser):  # noqa: F811
+def test_on_a_phone_the_results_come_into_view_after_generate(make_emulator, tmp_path, browser):
     emulator = make_emulator(latency=0.5)
     with serve(tmp_path / "outputs", api_base=emulator.base_url) as (_, url):
         context = browser.new_context(viewport={"width": 390, "height": 844})
@@ -100,7 +106,7 @@ def test_on_a_phone_the_results_come_into_view_after_generate(make_emulator, tmp
         context.close()
 
 
-def test_a_prompt_near_its_limit_shows_a_counter(site, page):  # noqa: F811
+def test_a_prompt_near_its_limit_shows_a_counter(site, page):
     url, _ = site
     page.goto(url)
     box = page.locator("#prompt textarea")
@@ -118,7 +124,7 @@ def _in_view(locator) -> bool:
 
 
 def test_download_and_download_all_give_the_originals_under_the_clicks_name(make_emulator, tmp_path,
-                                                                            page):  # noqa: F811
+                                                                            page):
     emulator = make_emulator(latency=0.05)
     with serve(tmp_path / "outputs", api_base=emulator.base_url) as (app, url):
         page.goto(url)
@@ -142,3 +148,35 @@ def test_download_and_download_all_give_the_originals_under_the_clicks_name(make
         with page.expect_download() as caught:
             one.click()
         assert stored[caught.value.suggested_filename] == open(caught.value.path(), "rb").read()
+
+
+CONTRAST_JS = """() => {
+  const luminance = (color) => {
+    const [r, g, b] = color.match(/[\\d.]+/g).slice(0, 3).map(Number).map((v) => {
+      v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const background = (el) => {
+    for (; el; el = el.parentElement) {
+      const color = getComputedStyle(el).backgroundColor;
+      if (color && !color.startsWith("rgba(0, 0, 0, 0)") && color !== "transparent") return color;
+    }
+    return "rgb(255, 255, 255)";
+  };
+  return [...document.querySelectorAll('.info-text, [data-testid="block-info"], #notify-me, .prompt-count')]
+    .filter((el) => el.offsetParent !== null)
+    .map((el) => { const a = luminance(getComputedStyle(el).color), b = luminance(background(el));
+                   return [el.textContent.slice(0, 30), (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)]; });
+}"""
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_help_text_meets_wcag_aa_contrast(site, page, theme):
+    url, _ = site
+    page.goto(f"{url.rstrip('/')}/?__theme={theme}")
+    page.locator("#prompt textarea").fill("x" * 1700)  # shows the counter too
+    expect(page.locator("#prompt .prompt-count")).not_to_have_text("")
+    ratios = page.evaluate(CONTRAST_JS)
+    assert sum(1 for text, _ in ratios if text.startswith("The shape of the image")) == 1  # help is measured
+    assert len(ratios) >= 5
+    assert all(ratio >= 4.5 for _, ratio in ratios), ratios

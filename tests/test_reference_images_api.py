@@ -6,11 +6,11 @@ from __future__ import annotations
 import io
 
 import pytest
+from client_helpers import bomb_png
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 from playground import serve
-from test_input_images import bomb_png
 
 NANO_API = "/generate_nano_banana_pro"
 pytestmark = pytest.mark.timeout(180)

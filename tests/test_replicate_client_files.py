@@ -8,7 +8,12 @@ import logging
 import pytest
 from client_helpers import client_for, image_bytes
 
-from imagen_ui.replicate import NotFoundError, PayloadTooLargeError, UnauthenticatedError, UploadedFile
+from imagen_ui.replicate import (
+    NotFoundError,
+    PayloadTooLargeError,
+    UnauthenticatedError,
+    UploadedFile,
+)
 
 pytestmark = pytest.mark.anyio
 TOKEN = "r8_FILEStoken_must_never_leak_42"

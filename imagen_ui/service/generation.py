@@ -13,10 +13,12 @@ import contextlib
 import copy
 import logging
 import time
-from collections import OrderedDict, defaultdict
-from collections.abc import AsyncIterator, Mapping
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from cachetools import LRUCache
 
 from imagen_ui.catalog import ModelEntry, means_retired, retired_entry
 from imagen_ui.public.quota import Quota
@@ -172,6 +174,11 @@ class GenerationService:
         self._background: set[asyncio.Task] = set()  # clean-ups that outlive their click
         self._accepting = True
 
+    @property
+    def accepting(self) -> bool:
+        """False once the app is stopping (drain): new work is refused."""
+        return self._accepting
+
     def schema_for(self, model: str) -> ModelSchema:
         entry = self.catalog.get(model)
         if entry is None or entry.schema is None:
@@ -295,8 +302,10 @@ class GenerationService:
         *,
         visitor: Visitor = Visitor(),
         session: str | None = None,
+        prepaid: bool = False,
     ) -> AsyncIterator[Snapshot]:
-        """Make one image per job, all in parallel (one click, or one Compare across models)."""
+        """Make one image per job, all in parallel (one click, or one Compare across models).
+        `prepaid`: the caller holds the quota reservation for these images (a batch, see batch.py)."""
         if not self._accepting:
             raise ShuttingDown("The app is restarting. Try again in a moment.")
         self._loop = asyncio.get_running_loop()
@@ -306,7 +315,7 @@ class GenerationService:
         slots = [ImageSlot(index=first + k, model=job.model, seed=_seed_of(job))
                  for first, job in zip(firsts, jobs) for k in range(job.outputs)]
         reservation = None
-        if not visitor.token and self.quota is not None and self.quota.enabled:
+        if not prepaid and not visitor.token and self.quota is not None and self.quota.enabled:
             reservation = self.quota.reserve(visitor.keys, len(slots))
         # Input images go up once per click, in parallel, before the predictions that use them.
         images = images_in(job.inputs for job in jobs)
@@ -636,8 +645,9 @@ def _means_retired(error: ReplicateError) -> bool:
 
 
 def _seed_of(job: Job) -> int | None:
+    """The seed sent with the job's prediction (for a count-input model, the seed of its whole set)."""
     seed = job.inputs.get(SEED_INPUT)
-    return seed if isinstance(seed, int) and job.outputs == 1 else None
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
 
 
 def _visible(snapshot: Snapshot) -> tuple:
@@ -656,6 +666,19 @@ def _shown_status(status: str) -> str | None:
     return status if status in ("starting", "processing") else None
 
 
+class _ClientCache(LRUCache):
+    """cachetools' LRUCache that hands each client it evicts to `on_evict` (to be closed)."""
+
+    def __init__(self, maxsize: int, on_evict: Callable[[ReplicateClient], None]) -> None:
+        super().__init__(maxsize)
+        self._on_evict = on_evict
+
+    def popitem(self) -> tuple[str, ReplicateClient]:  # the documented hook for evictions
+        token, client = super().popitem()
+        self._on_evict(client)
+        return token, client
+
+
 class VisitorClients:
     """One client per visitor token (bounded, least recently used first out), all for the real API.
 
@@ -664,15 +687,13 @@ class VisitorClients:
     def __init__(self, base_url: str, capacity: int = 256) -> None:
         self.base_url = base_url
         self.capacity = capacity
-        self._clients: OrderedDict[str, ReplicateClient] = OrderedDict()
+        self._clients = _ClientCache(capacity, on_evict=self._close_later)
         self._closing: set[asyncio.Task] = set()
 
     def get(self, token: str) -> ReplicateClient:
-        client = self._clients.pop(token, None) or ReplicateClient(token, base_url=self.base_url)
-        self._clients[token] = client
-        while len(self._clients) > self.capacity:
-            _, evicted = self._clients.popitem(last=False)
-            self._close_later(evicted)
+        client = self._clients.get(token)
+        if client is None:
+            client = self._clients[token] = ReplicateClient(token, base_url=self.base_url)
         return client
 
     def forget(self, token: str | None) -> None:
@@ -681,7 +702,8 @@ class VisitorClients:
             self._close_later(client)
 
     async def aclose(self) -> None:
-        clients, self._clients = list(self._clients.values()), OrderedDict()
+        clients = list(self._clients.values())
+        self._clients.clear()
         for client in clients:
             await client.aclose()
 

@@ -17,8 +17,8 @@ import base64
 import hashlib
 import io
 import re
-import warnings
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field

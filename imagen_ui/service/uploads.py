@@ -10,7 +10,11 @@ import asyncio
 import logging
 from collections.abc import Iterable, Mapping
 
-from imagen_ui.replicate.client import ReplicateClient, ReplicateError, UnauthenticatedError
+from imagen_ui.replicate.client import (
+    ReplicateClient,
+    ReplicateError,
+    UnauthenticatedError,
+)
 from imagen_ui.service.input_images import InputImage, data_uri
 
 __all__ = ["DATA_URI_LIMIT", "UploadFailed", "images_in", "upload_all", "with_links"]

@@ -119,6 +119,20 @@ PAGE_JS = """
     }
   }).observe(document.body, {childList: true, subtree: true});
 
+  // History: the details of a picked image, and the delete confirmation, open where they are seen.
+  const seen = new Map();
+  setInterval(() => {
+    for (const id of ["history-details", "history-confirm-box"]) {
+      const box = document.getElementById(id);
+      const shown = Boolean(box && box.offsetParent !== null);
+      if (shown && !seen.get(id)) {
+        const r = box.getBoundingClientRect();
+        if (r.bottom > innerHeight || r.top < 0) box.scrollIntoView({block: "nearest", behavior: "smooth"});
+      }
+      seen.set(id, shown);
+    }
+  }, 150);
+
   // A browser notification when a long click ends in a background tab, if the person asks for it.
   document.addEventListener("click", (event) => {
     if (event.target.closest?.("#notify-me") && "Notification" in window) {
@@ -168,19 +182,39 @@ button.busy::after { content: attr(data-busy-label); position: absolute; inset: 
    that sentence and linger over the next good images. The toast still says it once. */
 #gallery .error, #status .error, #compare-gallery .error, #compare-status .error { display: none !important; }
 #notify { min-height: 0; }
-#notify-me { background: none; border: none; padding: 0; color: var(--body-text-color-subdued);
+#notify-me { background: none; border: none; padding: 0; color: var(--neutral-600);
              text-decoration: underline; cursor: pointer; font-size: var(--text-sm); font-weight: normal;
              text-align: left; }
 /* Tiles sized to the images: no inner scrollbar cutting a row, no square tiles with grey bands. */
 #gallery .grid-wrap.fixed-height, #compare-gallery .grid-wrap.fixed-height,
 #history-gallery .grid-wrap.fixed-height { max-height: none; min-height: 0; height: auto; overflow: visible; }
+#history-search-row { align-items: stretch; }
+#history-search-row > * { min-height: 42px; }
 @media (max-width: 640px) { #gallery .caption-label, #compare-gallery .caption-label { font-size: 11px; } }
 #gallery .thumbnail-item, #compare-gallery .thumbnail-item { aspect-ratio: auto; height: auto; }
 #gallery .thumbnail-item img, #compare-gallery .thumbnail-item img { height: auto; max-height: 70vh; }
 .notify-decided #notify-me, #notify-me.granted { display: none; }
-.prompt-count { text-align: right; font-size: var(--text-sm); color: var(--body-text-color-subdued);
+.prompt-count { text-align: right; font-size: var(--text-sm); color: var(--neutral-600);
                 padding: 0 var(--spacing-md); }
+/* Help text at WCAG AA contrast (4.5:1) in both themes: Gradio's own info grey is 1.9:1 on white. */
+.info-text { color: var(--neutral-600) !important; }
+/* One selector per .dark rule: Gradio scopes only the first selector of a list under .dark. */
+.dark #notify-me { color: var(--neutral-300) !important; }
+.dark .prompt-count { color: var(--neutral-300) !important; }
+.dark .info-text { color: var(--neutral-300) !important; }
 .prompt-count.over { color: var(--error-text-color); font-weight: 600; }
+#batch-rows .batch-table { width: 100%; border-collapse: collapse; border: none; margin: 0;
+                           font-size: var(--text-sm); }
+#batch-rows .batch-table th, #batch-rows .batch-table td {
+  text-align: left; vertical-align: top; padding: 4px 6px; border: none;
+  border-bottom: 1px solid var(--border-color-primary); }
+.batch-table td.batch-prompt { overflow-wrap: anywhere; }
+.batch-table td.batch-images { white-space: nowrap; }
+#batch-rows .batch-table img { display: inline-block; height: 56px; width: auto; margin: 0 4px 0 0;
+                               border-radius: 4px; }
+.batch-failed td.batch-status, .batch-partial td.batch-status { color: var(--error-text-color); }
+#batch-rows { max-height: 520px; overflow-y: auto; }
+#batch-rows table, #batch-rows thead, #batch-rows tbody, #batch-rows tr { border: none !important; }
 /* Image inputs (ui.image_inputs): a compact row to reorder them, the notice of a withdrawn model. */
 .image-order { align-items: center; gap: 6px; }
 .image-order-help, .image-order-help * { font-size: var(--text-sm) !important; color: var(--body-text-color-subdued); }

@@ -18,22 +18,7 @@ from imagen_ui import gradio_tuning
 from imagen_ui.schema import InputField, ModelSchema, choice_label
 from imagen_ui.service import SEED_INPUT, count_input
 from imagen_ui.ui import image_inputs
-
-# Readable labels where the schema's title says less than a person needs, and help where its
-# description does (or is written for programmers).
-LABELS = {"safety_filter_level": "Safety filter", "output_format": "Output format",
-          "allow_fallback_model": "Use a fallback model when busy", "google_search": "Ground on Google Search",
-          "image_search": "Ground on Google Image Search"}
-HELP = {
-    "resolution": "How many pixels the image has: 1K is about 1 megapixel, 2K about 4, 4K about 16 "
-                  "(slower, and priced higher on some models).",
-    "allow_fallback_model": "When Google is at capacity, Replicate makes the image with bytedance/seedream-5 "
-                            "(lite) instead, billed at that model's price; the image's resolution then reads "
-                            "\"fallback\". Off: you wait or get an error instead.",
-    "google_search": "Lets the model look facts up on the web first (today's weather, a recent event, a "
-                     "product) so the image shows them right.",
-    "image_search": "Lets the model use pictures found on the web as visual references.",
-}
+from imagen_ui.ui.labels import FIRST, help_for, label_for
 
 
 @dataclass
@@ -75,13 +60,22 @@ class Forms:
 
 
 def controls_for(schema: ModelSchema, *, primary: bool, check_images=None) -> dict[str, gr.components.Component]:
-    """The controls of every input but the prompt, by input name. The primary form keeps plain
-    element ids (e.g. #aspect_ratio); the others' are prefixed with the model's slug."""
+    """The controls of every input but the prompt, by input name in the schema's order (the API's
+    parameter order). Laid out with the image inputs first (the drop area right under the prompt and
+    its buttons), then the common ones (labels.FIRST), the rest under "More options". The primary
+    form keeps plain element ids (e.g. #aspect_ratio); the others' are prefixed with the model's
+    slug. `check_images(name, value)` (async) says what is wrong with images dropped on an input."""
     prefix = "" if primary else f"{slug(schema.model)}-"
     own_count = count_input(schema)  # the page's one "Images" control sets it
-    # Image inputs first: the drop area sits right under the prompt and its buttons.
-    fields = sorted((f for f in schema.fields if f.name not in ("prompt", own_count)), key=lambda f: not f.is_image)
-    controls = {f.name: control_for(f, elem_id=prefix + f.name, check_images=check_images) for f in fields}
+    fields = [f for f in schema.fields if f.name not in ("prompt", own_count)]
+    first = sorted((f for f in fields if f.is_image or f.name in FIRST), key=lambda f: not f.is_image)
+    rest = [f for f in fields if not (f.is_image or f.name in FIRST)]
+    made = {f.name: control_for(f, elem_id=prefix + f.name, check_images=check_images) for f in first}
+    if rest:
+        with gr.Accordion("More options", open=False, elem_id=f"{prefix}more-options",
+                          elem_classes=["more-options"]):
+            made.update({f.name: control_for(f, elem_id=prefix + f.name) for f in rest})
+    controls = {f.name: made[f.name] for f in fields}
     _explain_matching(schema, controls)
     return controls
 
@@ -95,28 +89,47 @@ def _explain_matching(schema: ModelSchema, controls: dict) -> None:
     if image is None or aspect is None or field is None or "match_input_image" not in (field.choices or ()):
         return
     drop = controls[image.name]
-    aspect.info = image_inputs.aspect_help(schema.model, field, False, field.default)  # before any image
+    usual = help_for(field.name, field.description, has_choices=True) or ""
+    aspect.info = image_inputs.aspect_help(schema.model, usual, False, field.default)  # before any image
 
     def explain(value, ratio):
-        return gr.update(info=image_inputs.aspect_help(schema.model, field, bool(image_inputs.paths_of(value)), ratio))
+        return gr.update(info=image_inputs.aspect_help(schema.model, usual, bool(image_inputs.paths_of(value)), ratio))
 
     for trigger in (drop.change, aspect.change):
         trigger(explain, inputs=[drop, aspect], outputs=aspect, api_visibility="private", queue=False)
 
 
+def carried_over(values: Mapping[str, object], schema: ModelSchema) -> dict[str, object]:
+    """Of one model's form values, those another model (`schema`) also takes as they are: switching
+    models keeps 16:9 at 16:9 where the new model offers it."""
+    kept = {}
+    for spec in schema.fields:
+        if spec.name not in values or spec.name in ("prompt", SEED_INPUT):
+            continue
+        value = values[spec.name]
+        if spec.choices is None or value in spec.choices:
+            kept[spec.name] = value
+    return kept
+
+
 def control_for(field: InputField, *, elem_id: str, check_images=None) -> gr.components.Component:
-    """`check_images(name, value)` (async): what is wrong with images dropped on an image input."""
     if field.is_image:
         check = functools.partial(check_images, field.name) if check_images else None
         return image_inputs.image_control(field, elem_id=elem_id, check=check)
-    label = LABELS.get(field.name) or field.label
-    info = HELP.get(field.name) or field.description or None
+    label = label_for(field.name, field.label)
+    info = help_for(field.name, field.description, has_choices=bool(field.choices))
     if field.name == SEED_INPUT and field.kind == "integer":
         # A text box, not gr.Number: an empty Number is sent as 0, so every click repeated one seed.
-        return gr.Textbox(value="" if field.default is None else str(field.default), label=label,
-                          info="Empty: a new random seed for every image. A number: image 1 uses it, "
-                               "image 2 the next one…", placeholder="random", elem_id=elem_id,
-                          elem_classes=["seed-box"])
+        with gr.Row(equal_height=True):
+            box = gr.Textbox(value="" if field.default is None else str(field.default), label=label,
+                             info="Empty: a new random seed for every image. A number: image 1 uses it, "
+                                  "image 2 the next one…", placeholder="random", elem_id=elem_id,
+                             elem_classes=["seed-box"], scale=3)
+            with gr.Column(scale=1, min_width=120):
+                # Wired by the page (it knows the images): see page._wire_seed_buttons.
+                box.seed_buttons = (gr.Button("🎲 Random", size="sm", elem_id=f"{elem_id}-random"),
+                                    gr.Button("♻ Reuse image's", size="sm", elem_id=f"{elem_id}-reuse"))
+        return box
     if field.choices:
         choices = [(choice_label(field.name, value), value) for value in field.choices]
         # allow_custom_value: the schema, not Gradio, refuses an unknown value, with a clearer message.
@@ -126,8 +139,9 @@ def control_for(field: InputField, *, elem_id: str, check_images=None) -> gr.com
         return gr.Checkbox(value=bool(field.default), label=label, info=info, elem_id=elem_id)
     if field.kind in ("integer", "number") and field.minimum is not None and field.maximum is not None:
         step = 1 if field.kind == "integer" else (field.maximum - field.minimum) / 100
-        return gradio_tuning.accept_any_payload(gr.Slider(field.minimum, field.maximum, value=field.default, step=step,
-                                   label=label, info=info, elem_id=elem_id))
+        return gradio_tuning.accept_any_payload(gr.Slider(
+            field.minimum, field.maximum, value=field.default, step=step, label=label, info=info,
+            elem_id=elem_id))
     if field.kind in ("integer", "number"):
         return gr.Number(value=field.default, label=label, info=info, elem_id=elem_id,
                          precision=0 if field.kind == "integer" else None)

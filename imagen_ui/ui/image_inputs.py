@@ -132,10 +132,11 @@ def use_as_input(service, forms, picked: str, path: str | None, data: Mapping) -
     return {forms.picker: target, control: [*paths, path]}
 
 
-def aspect_help(model: str, field: InputField, has_image: bool, ratio: str | None) -> str:
-    """The aspect ratio's help: what "Same as the input image" gives, with or without an image."""
+def aspect_help(model: str, usual: str, has_image: bool, ratio: str | None) -> str:
+    """The aspect ratio's help: what "Same as the input image" gives, with or without an image
+    (`usual`, its help otherwise)."""
     if ratio != "match_input_image":
-        return field.description
+        return usual
     if has_image:
         return "The image follows the shape of the first input image."
     return (f"No input image yet: {model} makes a {MATCH_FALLBACK} (square) image. Add one, or pick a ratio.")

@@ -2,14 +2,15 @@
 
 A model's PNG of a photo is large because a photo's fine detail barely compresses; a flat gradient
 (``images.render``, the small placeholders) compresses a hundredfold. So the picture here is a smooth
-field of colour drawn from the request, the prompt's text panel on it, and per-pixel grain whose
-strength is tuned per format and pixel count (``GRAIN``) so that the encoded sizes land on the
-reference figures in ``TARGET_BYTES_PER_PIXEL`` (see the issue's report for where they come from).
+field of colour drawn from the request, the prompt's text panel on it, and grain: texture at several
+scales (so a downscaled copy, a preview, stays as detailed as a photo's would, and weighs as much)
+over per-pixel noise whose strength is tuned per format and pixel count (``GRAIN``) so that the
+encoded sizes land on the reference figures in ``TARGET_BYTES_PER_PIXEL``.
 
-Deterministic: the same spec gives the same bytes (no clock, no global randomness; the grain is a
-fixed-seed buffer, shifted per request). Fast: the grain buffer is made once per process, the picture
-is a few numpy passes, and PNGs are written with one fixed filter (Sub) and Huffman-only deflate
-instead of Pillow's per-row filter search, about 3x faster for the same size class.
+Deterministic: the same spec gives the same bytes (no clock, no global randomness; the grain has
+fixed seeds). Fast: the grain is made once per pixel size and kept (bounded), the picture is then a
+few numpy passes, and PNGs are written with one fixed filter (Sub) and Huffman-only deflate instead
+of Pillow's per-row filter search, about 3x faster for the same size class.
 
 ``compose`` makes the picture (where another drawing step, e.g. input thumbnails, belongs);
 ``encode`` turns it into the output file's bytes.
@@ -21,6 +22,7 @@ import io
 import struct
 import threading
 import zlib
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -39,9 +41,9 @@ TARGET_BYTES_PER_PIXEL: dict[str, tuple[tuple[float, float], ...]] = {
 # Grain amplitude (+-) giving those sizes at the default quality (JPEG 90, WebP 80), calibrated
 # with `benchmarks/emulator_throughput.py --sizes` (which prints both); same (megapixels, value) shape.
 GRAIN: dict[str, tuple[tuple[float, float], ...]] = {
-    "PNG": ((1.0, 26.0), (4.5, 26.0), (16.0, 4.0)),
-    "JPEG": ((1.0, 33.0), (4.5, 33.0), (16.0, 18.0)),
-    "WEBP": ((1.0, 20.0), (4.5, 20.0), (16.0, 10.0)),
+    "PNG": ((1.0, 22.0), (4.5, 22.0), (16.0, 2.0)),
+    "JPEG": ((1.0, 27.0), (4.5, 30.0), (16.0, 15.0)),
+    "WEBP": ((1.0, 4.0), (4.5, 4.0), (16.0, 2.0)),
 }
 _IDAT_CHUNK = 1 << 16  # what libpng and Pillow write per IDAT chunk, about
 _PANEL_SHADE = 3  # the text panel is the picture divided by this
@@ -60,7 +62,7 @@ def compose(spec: ImageSpec) -> Image.Image:
     fmt = spec.format[0]
     amplitude = int(round(_along(GRAIN[fmt], width * height / 1e6)))
     pixels = _field(width, height, digest, amplitude)
-    pixels += _grain(width, height, amplitude, offset=int.from_bytes(digest[4:8], "big"))
+    pixels += _grain(width, height, amplitude)
 
     margin = width // 16
     big, small = font(max(12, width // 18)), font(max(10, width // 48))
@@ -134,10 +136,11 @@ def _along(points: tuple[tuple[float, float], ...], x: float) -> float:
 
 
 def _field(width: int, height: int, digest: bytes, amplitude: int) -> np.ndarray:
-    """Smooth colour (H x W x 3 uint8) within [amplitude, 255 - amplitude], so the grain never wraps:
+    """Smooth colour (H x W x 3 uint8) leaving margin_for(amplitude) free at both ends, so the grain
+    added to it never wraps:
     a vertical and a horizontal profile per channel through a few points drawn from the digest."""
     rng = np.random.default_rng(int.from_bytes(digest[:8], "big"))
-    low, high = amplitude + 8, 255 - amplitude - 8
+    low, high = margin_for(amplitude) + 8, 255 - margin_for(amplitude) - 8
     span = (high - low) / 2
     profiles = [np.interp(np.linspace(0, 1, n), np.linspace(0, 1, k), rng.uniform(0, span, k)).astype(np.uint8)
                 for n, k in ((height, 5), (width, 7)) for _ in range(3)]
@@ -148,20 +151,51 @@ def _field(width: int, height: int, digest: bytes, amplitude: int) -> np.ndarray
     return field
 
 
+# Texture: the detail a photo keeps at every scale (a downscaled photo is still detailed, which
+# decides the size of a preview), as value noise at a few cell sizes, scaled up smoothly.
+# (pixels per cell at a long side of 1024, scaled with the image; weight; sharp or smooth edges)
+TEXTURE = ((1, 1.0, True), (3, 2.0, True), (9, 2.0, True), (27, 1.0, False))
+TEXTURE_AMPLITUDE = 50  # +- at the sum of the octaves
+_MAX_GRAIN_BYTES = 256 * 1024 * 1024  # cached grain fields (a 4K one is 50 MB)
+
 _grain_lock = threading.Lock()
-_grain_buffers: dict[int, np.ndarray] = {}
-_GRAIN_SLACK = 1 << 16  # room to shift the grain per request
+_grain_fields: OrderedDict[tuple[int, int, int], np.ndarray] = OrderedDict()
 
 
-def _grain(width: int, height: int, amplitude: int, *, offset: int) -> np.ndarray:
-    """Uniform grain in [-amplitude, amplitude] (as wrapping uint8), H x W x 3, from a fixed-seed buffer
-    made once per amplitude and grown to the largest image asked for; `offset` shifts it per request."""
-    need = width * height * 3 + _GRAIN_SLACK
+def margin_for(amplitude: int) -> int:
+    """How far the grain of `amplitude` reaches from the smooth field (so the field leaves room)."""
+    return amplitude + TEXTURE_AMPLITUDE
+
+
+def _grain(width: int, height: int, amplitude: int) -> np.ndarray:
+    """Grain (H x W x 3, as wrapping uint8) within +-margin_for(amplitude): per-pixel noise of
+    +-`amplitude` over multi-scale texture. Fixed seeds: the same bytes in every process; made once
+    per size and amplitude and kept (bounded), since drawing it costs more than the rest."""
+    key = (width, height, amplitude)
     with _grain_lock:
-        buffer = _grain_buffers.get(amplitude)
-        if buffer is None or buffer.size < need:
-            rng = np.random.default_rng(amplitude)  # fixed seed: the same bytes in every process
-            buffer = rng.integers(-amplitude, amplitude + 1, need, dtype=np.int8).view(np.uint8)
-            _grain_buffers[amplitude] = buffer
-    start = offset % _GRAIN_SLACK
-    return buffer[start:start + width * height * 3].reshape(height, width, 3)
+        field = _grain_fields.get(key)
+        if field is not None:
+            _grain_fields.move_to_end(key)
+            return field
+    rng = np.random.default_rng(amplitude)
+    total = np.zeros((height, width, 3), np.int16)
+    scale = max(width, height) / 1024
+    share = TEXTURE_AMPLITUDE / sum(weight for _, weight, _ in TEXTURE)
+    for cell, weight, sharp in TEXTURE:
+        size = max(1, round(cell * scale))
+        if size == 1 and not sharp:
+            continue
+        small = rng.integers(0, 256, (-(-height // size) + 1, -(-width // size) + 1, 3), dtype=np.uint8)
+        if sharp:
+            layer = np.asarray(small).repeat(size, 0).repeat(size, 1)[:height, :width]
+        else:
+            layer = np.asarray(Image.fromarray(small).resize(
+                ((small.shape[1] - 1) * size, (small.shape[0] - 1) * size), Image.Resampling.BILINEAR))[:height, :width]
+        total += ((layer.astype(np.int16) - 128) * (share * weight / 128)).astype(np.int16)
+    total += rng.integers(-amplitude, amplitude + 1, (height, width, 3), dtype=np.int8)
+    field = total.astype(np.int8).view(np.uint8)
+    with _grain_lock:
+        _grain_fields[key] = field
+        while sum(f.nbytes for f in _grain_fields.values()) > _MAX_GRAIN_BYTES and len(_grain_fields) > 1:
+            _grain_fields.popitem(last=False)
+    return field

@@ -318,6 +318,11 @@ class GenerationService:
             return None
         return entry
 
+    def preview(self, entry: Entry, kind: str = "gallery") -> Path | None:
+        """A small copy of a stored image for the page ("gallery": 1024 px, "tile": 384 px), made
+        if missing; None if none can be made. Blocking (it may decode the image): call from a thread."""
+        return self.history.preview(entry.path, kind)
+
     def delete_entry(self, viewer: Viewer, entry_id: int) -> bool:
         return self.history.delete(int(entry_id), owner=viewer.owner, everyone=viewer.everyone)
 

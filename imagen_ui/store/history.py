@@ -145,6 +145,7 @@ class History:
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root).expanduser().resolve()
         (self.root / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
+        (self.root / previews.PREVIEWS_DIR).mkdir(exist_ok=True)
         self._lock = threading.Lock()
         self._writing: set[str] = set()  # temp files of adds in progress: not leftovers
         self._conn = sqlite3.connect(
@@ -164,6 +165,11 @@ class History:
     def images_dir(self) -> Path:
         """Where the image files live (the index beside it is private: never serve it)."""
         return self.root / IMAGES_DIR
+
+    @property
+    def previews_dir(self) -> Path:
+        """Where the images' previews live (servable like the images)."""
+        return self.root / previews.PREVIEWS_DIR
 
     def close(self) -> None:
         with self._lock:

@@ -126,3 +126,13 @@ def test_a_preview_can_be_made_of_every_stored_format(history):
                             inputs={"prompt": "p"}, created_at=T0, predict_time=None, width=1600, height=900)
         with Image.open(history.preview(entry.path, GALLERY)) as preview:
             assert preview.size == (1024, 576)
+
+
+def test_a_lossy_original_of_about_preview_size_is_its_own_gallery_preview(history):
+    entry, _ = store(history, 1, "jpg", "1:1")  # 1024x1024 JPEG: a 1024 px WebP would only re-encode it
+    assert history.preview(entry.path, GALLERY) is None
+    assert not list(history.previews_dir.rglob(f"*.{KINDS[GALLERY]}.webp"))  # and none is made on asking
+    with Image.open(history.preview(entry.path, TILE)) as tile:
+        assert tile.size == (384, 384)
+    png, _ = store(history, 2, "png", "1:1")  # lossless: a preview saves nine tenths even at 1024 px
+    assert history.preview(png.path, GALLERY).stat().st_size < png.byte_size / 5

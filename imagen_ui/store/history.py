@@ -311,6 +311,8 @@ class History:
         target = previews.preview_path(self.root, rel_path, kind)
         if _nonempty(target):
             return target
+        if kind not in previews.kinds_for(self.root / rel_path):  # KeyError for an unknown kind
+            return None  # small and lossy already: the original is its own preview
         try:
             data = (self.root / rel_path).read_bytes()
         except OSError:

@@ -1,6 +1,6 @@
 """Real bytes: what the browser loads now that the page shows previews, and what the app holds.
 
-    python benchmarks/real_bytes.py [--entries 10000] [--users 64] [--latency 1.0] [--skip-memory]
+    python benchmarks/real_bytes.py [--entries 10000] [--users 64] [--latency 1.0] [--skip-memory | --only-memory]
 
 All images are photo-sized (benchmarks/emulator_4k.py: the emulator plus google/nano-banana-pro).
 The app and the emulator run as their own processes; the page runs in Debian's Chromium.
@@ -283,6 +283,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=64)
     parser.add_argument("--latency", type=float, default=1.0)
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--only-memory", action="store_true")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -290,10 +291,11 @@ def main() -> None:
     emulator = f"http://127.0.0.1:{emu_port}"
     with tempfile.TemporaryDirectory(prefix="real-bytes-") as scratch, \
             process(["benchmarks/emulator_4k.py", str(emu_port), str(args.latency)], f"{emulator}/v1/account"):
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            browser_figures(browser, emulator, Path(scratch), args.entries)
-            browser.close()
+        if not args.only_memory:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                browser_figures(browser, emulator, Path(scratch), args.entries)
+                browser.close()
         if not args.skip_memory:
             with app(emulator, Path(scratch) / "memory") as (url, proc):
                 # Warm up: the first 4K click draws the emulator's grain and loads the app's decoders.

@@ -439,10 +439,16 @@ class GenerationService:
             client.download(url, expected_format=str(inputs.get("output_format") or "") or None)
             for url in urls))
         paths = []
-        for number, download in enumerate(downloads):
+        for number in range(len(downloads)):
             # One history entry per file: a list output's files get the prediction id + their index.
             stored_id = prediction.id if len(downloads) == 1 else f"{prediction.id}-{number}"
-            paths.append(await self._store(model, prediction, stored_id, inputs, download, owner))
+            paths.append(await self._store(model, prediction, stored_id, inputs, downloads[number], owner))
+            downloads[number] = None  # on disk now: its bytes go before the previews are made
+        del downloads
+        # The page shows previews: made before the images are shown, from the files (so a burst of
+        # large images waiting for the preview makers' few slots is not all held in memory).
+        for path in paths:
+            await asyncio.to_thread(self.history.make_previews, path)
         return tuple(paths)
 
     async def _store(self, model: str, prediction: Prediction, stored_id: str, inputs: Mapping,
@@ -459,6 +465,7 @@ class GenerationService:
             width=download.width,
             height=download.height,
             owner=owner,
+            previews=False,
         )
         return entry.path
 

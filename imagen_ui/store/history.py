@@ -196,11 +196,14 @@ class History:
         width: int,
         height: int,
         owner: str | None = None,
+        previews: bool = True,
     ) -> Entry:
         """Store one image with its parameters embedded; return its entry.
 
         The file is on disk (fsynced) before its row exists. Adding a prediction id that is
-        already stored returns the stored entry and writes nothing.
+        already stored returns the stored entry and writes nothing. Its previews are made from
+        `data` before the row, unless `previews` is False: then the caller makes them with
+        `make_previews` (from the file, after letting go of `data`).
         """
         if not prediction_id:
             raise ValueError("prediction_id must not be empty")
@@ -218,9 +221,10 @@ class History:
         # In pieces, views into `data`: the image is never copied whole in memory.
         body = _with_infotext(data, fmt, metadata.format_infotext(prompt, params))
         self._write_atomically(self.root / rel_path, body)
-        # Before the row, so the page finds them as soon as it can find the image; from the bytes
-        # in hand (the same pixels: only the parameters were added), not read back.
-        self._make_previews(rel_path, data)
+        if previews:
+            # Before the row, so the page finds them as soon as it can find the image; from the
+            # bytes in hand (the same pixels: only the parameters were added), not read back.
+            self._make_previews(rel_path, data)
 
         row = _row(path=rel_path, prediction_id=prediction_id, model=model, prompt=prompt, inputs=inputs,
                    created_at=created, predict_time=predict_time, format=fmt, width=width, height=height,
@@ -318,6 +322,11 @@ class History:
         except OSError:
             return None
         return target if self._make_previews(rel_path, data) else None
+
+    def make_previews(self, image: Path | str) -> None:
+        """Make every preview an image file of this history gets that is missing (a worker thread's job)."""
+        for kind in previews.KINDS:
+            self.preview(image, kind)
 
     def _image_rel_path(self, image: Path | str) -> str | None:
         """`image`'s path relative to the root ("images/…"), if it is an image file in images/."""

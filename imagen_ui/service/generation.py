@@ -14,6 +14,7 @@ import logging
 import time
 from collections import OrderedDict, defaultdict
 from collections.abc import AsyncIterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -151,6 +152,9 @@ class GenerationService:
         self._last: dict[str, Snapshot] = {}
         self._loop: asyncio.AbstractEventLoop | None = None  # where the generations run
         self._accepting = True
+        # History's tiles, made after the click's images are shown, one at a time: off the click's
+        # path (its gallery needs only the gallery previews), and never more than one core's worth.
+        self._tiles = ThreadPoolExecutor(1, thread_name_prefix="history-tiles")
 
     def schema_for(self, model: str) -> ModelSchema:
         entry = self.catalog.get(model)
@@ -376,6 +380,7 @@ class GenerationService:
         self._visitor_clients.forget(token)
 
     async def aclose(self) -> None:
+        self._tiles.shutdown(wait=False, cancel_futures=True)  # tiles left undone are made when shown
         await self._visitor_clients.aclose()
         await self.client.aclose()
 
@@ -448,7 +453,8 @@ class GenerationService:
         # The page shows previews: made before the images are shown, from the files (so a burst of
         # large images waiting for the preview makers' few slots is not all held in memory).
         for path in paths:
-            await asyncio.to_thread(self.history.make_previews, path)
+            await asyncio.to_thread(self.history.preview, path, "gallery")
+            self._tiles.submit(self.history.preview, path, "tile")  # a missing one is made when shown
         return tuple(paths)
 
     async def _store(self, model: str, prediction: Prediction, stored_id: str, inputs: Mapping,

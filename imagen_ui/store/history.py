@@ -203,7 +203,7 @@ class History:
         The file is on disk (fsynced) before its row exists. Adding a prediction id that is
         already stored returns the stored entry and writes nothing. Its previews are made from
         `data` before the row, unless `previews` is False: then the caller makes them with
-        `make_previews` (from the file, after letting go of `data`).
+        `preview` (from the file, after letting go of `data`).
         """
         if not prediction_id:
             raise ValueError("prediction_id must not be empty")
@@ -322,11 +322,6 @@ class History:
         except OSError:
             return None
         return target if self._make_previews(rel_path, data) else None
-
-    def make_previews(self, image: Path | str) -> None:
-        """Make every preview an image file of this history gets that is missing (a worker thread's job)."""
-        for kind in previews.KINDS:
-            self.preview(image, kind)
 
     def _image_rel_path(self, image: Path | str) -> str | None:
         """`image`'s path relative to the root ("images/…"), if it is an image file in images/."""

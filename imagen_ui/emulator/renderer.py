@@ -1,12 +1,13 @@
-"""Rendering off the event loop: a thread pool plus an LRU of results by request inputs, bounded in
-entries and in bytes (photo-sized files are megabytes each)."""
+"""Rendering off the event loop: a thread pool plus a bounded LRU (cachetools) of results by request
+inputs, bounded in entries and in bytes (photo-sized files are megabytes each)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
+
+from cachetools import LRUCache
 
 from . import photo
 from .images import ImageSpec, RenderedImage, render
@@ -27,28 +28,25 @@ class Renderer:
         # One thread: measured on 2 cores, a second one added no throughput (64 images take
         # ~0.6 s either way; rendering is mostly GIL-bound) but lengthened the event loop's waits.
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="emulator-render")
-        self._cache: OrderedDict[ImageSpec, asyncio.Future[RenderedImage]] = OrderedDict()
-        self._max_entries = max_entries
+        self._cache: LRUCache[ImageSpec, asyncio.Future[RenderedImage]] = LRUCache(maxsize=max_entries)
         self._max_bytes = max_bytes
         self._draw: Callable[[ImageSpec], RenderedImage] = render if small_images else photo.render
 
     def render(self, spec: ImageSpec) -> asyncio.Future[RenderedImage]:
         """A future for the image; starts rendering now unless a usable one is cached."""
-        future = self._cache.get(spec)
+        future = self._cache.get(spec)  # a hit counts as use
         if future is not None and not _failed(future):
-            self._cache.move_to_end(spec)
             return future
-        future = asyncio.get_running_loop().run_in_executor(self._pool, self._draw, spec)
-        self._cache[spec] = future
+        future = self._cache[spec] = asyncio.get_running_loop().run_in_executor(self._pool, self._draw, spec)
         self._evict()
         return future
 
     def _evict(self) -> None:
-        """Oldest first, down to the entry bound and (counting finished renders) the byte bound;
-        the newest entry always stays. An evicted future still reaches whoever awaits it."""
+        """Least recently used first, down to the byte bound (counting finished renders); the
+        newest entry always stays. An evicted future still reaches whoever awaits it."""
         cached = sum(len(f.result().data) for f in self._cache.values() if f.done() and not _failed(f))
-        while len(self._cache) > 1 and (len(self._cache) > self._max_entries or cached > self._max_bytes):
-            _, oldest = self._cache.popitem(last=False)
+        while len(self._cache) > 1 and cached > self._max_bytes:
+            _, oldest = self._cache.popitem()
             if oldest.done() and not _failed(oldest):
                 cached -= len(oldest.result().data)
 

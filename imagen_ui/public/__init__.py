@@ -13,7 +13,7 @@ from imagen_ui.public.quota import (
     trust_forwarded_for,
     visitor_keys,
 )
-from imagen_ui.public.visitors import SET_COOKIE_JS, visitor_id
+from imagen_ui.public.visitors import SET_COOKIE_JS, token_owner, visitor_id
 
 __all__ = ["SET_COOKIE_JS", "Quota", "QuotaExceeded", "Reservation", "client_address", "quota_from_settings",
-           "trust_forwarded_for", "visitor_id", "visitor_keys"]
+           "token_owner", "trust_forwarded_for", "visitor_id", "visitor_keys"]

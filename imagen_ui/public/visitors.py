@@ -43,3 +43,9 @@ def visitor_id(request: object) -> str | None:
     if session:
         return "s-" + hashlib.sha256(str(session).encode()).hexdigest()[:32]
     return None
+
+
+def token_owner(token: str) -> str:
+    """A history owner id for a visitor known only by their own Replicate token (an MCP client):
+    stable for the token, and no way back to it (a one-way hash; the token itself is never stored)."""
+    return "t-" + hashlib.sha256(("imagen-ui history owner:" + token).encode()).hexdigest()[:32]

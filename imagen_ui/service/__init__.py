@@ -2,6 +2,9 @@
 
     generation      GenerationService: validate -> N predictions -> download -> store -> snapshots
     image_count     a click's image count and seeds as predictions (the model's own count input)
+    batch_input     a batch's prompts from pasted text or a .txt/.csv file, checked by line (pure)
+    batch           BatchService: a batch's prompts paced through GenerationService; its zip
+    assistant       what the MCP tools do: describe models, generate, search history
     messages        the one place typed errors become a person's words
     catalog_loader  the offered models' schemas fetched at start-up
 
@@ -9,7 +12,7 @@ The page imports only this package (and the pure modules): what it needs of the 
 (a history entry, a refused quota, who a request comes from) is named here.
 """
 
-from imagen_ui.public import SET_COOKIE_JS, QuotaExceeded, visitor_id, visitor_keys
+from imagen_ui.public import SET_COOKIE_JS, QuotaExceeded, token_owner, visitor_id, visitor_keys
 from imagen_ui.replicate import ReplicateError
 from imagen_ui.service.generation import (
     GenerationService,
@@ -20,9 +23,11 @@ from imagen_ui.service.generation import (
     Viewer,
     Visitor,
 )
+from imagen_ui.service.batch import Batch, BatchItem, BatchRefused, BatchService, BatchSnapshot
 from imagen_ui.service.image_count import SEED_INPUT, count_input
 from imagen_ui.store import Entry
 
-__all__ = ["SEED_INPUT", "SET_COOKIE_JS", "Entry", "GenerationService", "HistoryPage", "ImageSlot", "QuotaExceeded",
-           "ReplicateError", "ShuttingDown", "Snapshot", "Viewer", "Visitor", "count_input", "visitor_id",
+__all__ = ["SEED_INPUT", "SET_COOKIE_JS", "Batch", "BatchItem", "BatchRefused", "BatchService", "BatchSnapshot",
+           "Entry", "GenerationService", "HistoryPage", "ImageSlot", "QuotaExceeded", "ReplicateError",
+           "ShuttingDown", "Snapshot", "Viewer", "Visitor", "count_input", "token_owner", "visitor_id",
            "visitor_keys"]

@@ -14,6 +14,7 @@ from imagen_ui.service import (
     visitor_id,
     visitor_keys,
 )
+from imagen_ui.ui.tiles import Tiles
 
 
 class Who:
@@ -35,26 +36,37 @@ class Who:
         return Viewer(owner=visitor_id(request), everyone=False) if self.public else Viewer()
 
 
-async def stream(generation, render, item=lambda slot, path: str(path)):
+async def stream(generation, render, tiles: Tiles):
     """Yield (gallery, status) for each snapshot of `generation`; the quota is checked first.
-    `item(slot, path)` makes a gallery item of a stored file (a path, or a (path, caption) pair)."""
+    `tiles` turns a snapshot into the gallery: one numbered tile per image, with its status."""
     async with contextlib.aclosing(generation):
         try:
             last = await anext(generation)  # the quota is checked before anything is sent
         except QuotaExceeded as error:
-            raise gr.Error(str(error), title="Limit reached", print_exception=False) from None
+            raise refusal("Limit reached", str(error)) from None
         except ShuttingDown as error:
-            raise gr.Error(str(error), title="Restarting", print_exception=False) from None
-        yield [], render(last)
+            raise refusal("Restarting", str(error)) from None
+        yield tiles.items(last), render(last)
         async for snapshot in generation:
             last = snapshot
             # The whole list each time, not gr.skip(): in Gradio 6 a skip is an "update" that builds
             # a new Gallery and its config per yield, which costs more than re-sending a few paths
             # (served as static files, so nothing is copied).
-            yield [item(slot, path) for slot in snapshot.slots for path in slot.paths], render(snapshot)
+            yield tiles.items(snapshot), render(snapshot)
     failures = [s.message for s in last.slots if s.status == "failed"]
     if not last.paths and failures:
-        raise gr.Error(failures[0], title="No image was made", print_exception=False)
+        raise refusal("No image was made", failures[0])
+
+
+# Titles of the page's error toasts. Gradio 6's toast shows "Error" whatever the title, so the title
+# leads the message (API callers read it too) and the page's script moves it into the toast's title.
+TOAST_TITLES = ("Check the form", "Limit reached", "Restarting", "No image was made", "Not found")
+
+
+def refusal(title: str, message: str) -> gr.Error:
+    """The error for a click that is refused or made nothing: said once, with a real title."""
+    assert title in TOAST_TITLES, title
+    return gr.Error(f"{title}: {message}", title=title, print_exception=False, duration=12)
 
 
 def session_of(request: gr.Request | None) -> str | None:

@@ -150,9 +150,8 @@ def click_bytes(browser, url: str, history: Path, model: str) -> tuple[int, int,
     took = time.perf_counter() - started
     new = {k: v for k, v in files_in(history).items() if k not in before}
     originals = sum(p.stat().st_size for p in new.values())
-    page.locator("#gallery button.thumbnail-item").first.click()
     with page.expect_download() as download_info:
-        page.locator("#gallery").get_by_label("Download", exact=True).first.click()
+        page.locator("#download").click()  # the first image's original
     download = download_info.value
     same = any(hashlib.sha256(Path(download.path()).read_bytes()).digest() == hashlib.sha256(p.read_bytes()).digest()
                for p in new.values() if p.name == download.suggested_filename)

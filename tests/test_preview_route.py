@@ -4,6 +4,7 @@ hostile path gets (nothing new: Gradio's own checks still run)."""
 from __future__ import annotations
 
 import io
+import time
 from urllib.parse import quote
 
 import httpx
@@ -62,3 +63,12 @@ def test_hostile_paths_get_no_more_than_before(stored):
             answer = get(url, path, headers)
             assert answer.status_code in (403, 404), (path, headers, answer.status_code)
             assert b"SQLite" not in answer.content
+
+
+def test_the_tile_is_made_soon_after_the_click_without_anyone_asking(stored):
+    _, app, original, _ = stored
+    tile = app.service.history.previews_dir / original.parent.name / f"{original.name}.384.webp"
+    deadline = time.monotonic() + 5
+    while not tile.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert tile.exists()  # in the background, once no click was in flight

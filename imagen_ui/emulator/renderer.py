@@ -12,7 +12,7 @@ from cachetools import LRUCache
 from . import photo
 from .images import ImageSpec, RenderedImage, render
 
-MAX_CACHED_BYTES = 512 * 1024 * 1024  # about twenty 4K PNGs, or a thousand 1K JPEGs
+MAX_CACHED_BYTES = 256 * 1024 * 1024  # about ten 4K PNGs, or a hundred 1K PNGs (offline mode runs in the app)
 
 
 class Renderer:

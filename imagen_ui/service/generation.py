@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -39,6 +40,10 @@ from imagen_ui.store.history import Entry, History, parameters_of
 # Replicate allows 600 creates a minute per account; a burst covers one busy moment.
 CREATES_PER_SECOND = 10.0
 CREATE_BURST = 100
+# History's tiles wait for a moment with no click in flight, at most this long after the image is
+# stored (a tile left undone is made when first shown).
+TILE_DELAY_MAX = 30.0
+TILE_POLL_SECONDS = 0.2
 # How long a step that is not an ending (starting -> processing) waits before it is shown.
 STEP_HOLD_SECONDS = 1.0
 
@@ -158,9 +163,10 @@ class GenerationService:
         self._last: dict[str, Snapshot] = {}
         self._loop: asyncio.AbstractEventLoop | None = None  # where the generations run
         self._accepting = True
-        # History's tiles, made after the click's images are shown, one at a time: off the click's
-        # path (its gallery needs only the gallery previews), and never more than one core's worth.
+        # History's tiles, made after the click's images are shown, one at a time, once no click is
+        # in flight (at most TILE_DELAY_MAX later): off the clicks' path and out of their CPU's way.
         self._tiles = ThreadPoolExecutor(1, thread_name_prefix="history-tiles")
+        self._tiles_stop = threading.Event()
 
     @property
     def accepting(self) -> bool:
@@ -403,7 +409,8 @@ class GenerationService:
         self._visitor_clients.forget(token)
 
     async def aclose(self) -> None:
-        self._tiles.shutdown(wait=False, cancel_futures=True)  # tiles left undone are made when shown
+        self._tiles_stop.set()  # tiles left undone are made when shown
+        self._tiles.shutdown(wait=False, cancel_futures=True)
         await self._visitor_clients.aclose()
         await self.client.aclose()
 
@@ -478,8 +485,17 @@ class GenerationService:
         # large images waiting for the preview makers' few slots is not all held in memory).
         for path in paths:
             await asyncio.to_thread(self.history.preview, path, "gallery")
-            self._tiles.submit(self.history.preview, path, "tile")  # a missing one is made when shown
+            self._tiles.submit(self._make_tile, path, time.monotonic() + TILE_DELAY_MAX)
         return tuple(paths)
+
+    def _make_tile(self, path: Path, deadline: float) -> None:
+        """In the tiles' thread: wait for a quiet moment (no click in flight), then make the tile.
+        One left undone (the app stopped) is made when History first shows it."""
+        while self._sessions and time.monotonic() < deadline:
+            if self._tiles_stop.wait(TILE_POLL_SECONDS):
+                return
+        if not self._tiles_stop.is_set():
+            self.history.preview(path, "tile")
 
     async def _store(self, model: str, prediction: Prediction, stored_id: str, inputs: Mapping,
                      download, owner: str | None) -> Path:

@@ -46,19 +46,22 @@ class App:
         options.setdefault("server_name", settings.host)
         options.setdefault("server_port", settings.port)
         options.setdefault("share", settings.share)
-        # Only the image files (and those they were made from): the SQLite index beside them holds
-        # every visitor's prompts.
+        # Only the image files, their previews, the images they were made from, the page's tiles and
+        # the zips: the SQLite index beside them holds every visitor's prompts.
         history = self.service.history
-        options.setdefault("allowed_paths", [str(history.images_dir), str(history.input_images.dir),
-                                             str(TILE_DIR), str(ARCHIVE_DIR)])
+        options.setdefault("allowed_paths", [str(history.images_dir), str(history.previews_dir),
+                                             str(history.input_images.dir), str(TILE_DIR), str(ARCHIVE_DIR)])
         options.setdefault("footer_links", [])
         for key, value in gradio_tuning.launch_options(self.demo).items():
             options.setdefault(key, value)
         options.setdefault("auth", gradio_auth(settings))
+        # Gradio hands app_kwargs to FastAPI. The page shows previews where it shows a stored image.
+        app_kwargs = {"middleware": [gradio_tuning.previews_for_images(history.preview)]}
         if self.webhooks is not None:
-            # Gradio hands app_kwargs to FastAPI: the route lives on the app's own server, outside
-            # the login (Replicate must reach it; the signature check is its lock).
-            options.setdefault("app_kwargs", {"routes": [self.webhooks.route]})
+            # The route lives on the app's own server, outside the login (Replicate must reach it;
+            # the signature check is its lock).
+            app_kwargs["routes"] = [self.webhooks.route]
+        options.setdefault("app_kwargs", app_kwargs)
         for key, value in LAUNCH_OPTIONS.items():
             options.setdefault(key, value)
         options.setdefault("mcp_server", settings.mcp)
@@ -148,7 +151,7 @@ def create_app(settings: Settings, *, emulator=None) -> App:
         history = History(settings.history_dir)
         # Served straight from the history: Gradio would otherwise hash and copy every image into
         # its cache on every update that shows it. They never change once written.
-        gr.set_static_paths([history.images_dir, history.input_images.dir, TILE_DIR])
+        gr.set_static_paths([history.images_dir, history.previews_dir, history.input_images.dir, TILE_DIR])
         service = GenerationService(
             client,
             catalog,

@@ -24,13 +24,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="seconds after completion until input, output and file are removed")
     parser.add_argument("--retire", action="append", default=[], metavar="OWNER/NAME",
                         help="this model answers 404 everywhere, as a withdrawn one does (repeatable)")
+    parser.add_argument("--small-images", action="store_true",
+                        help="flat placeholder images of tens of KB instead of photo-sized files")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     emulator = Emulator(latency=args.latency, fail_rate=args.fail_rate, seed=args.seed, token=args.token,
-                        retention=args.retention, host=args.host, port=args.port, retire=args.retire)
+                        retention=args.retention, host=args.host, port=args.port, retire=args.retire,
+                        small_images=args.small_images)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

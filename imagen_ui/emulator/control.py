@@ -27,17 +27,19 @@ class Emulator:
     def __init__(self, latency: float = 0.2, fail_rate: float = 0.0, seed: int | None = None,
                  token: str | None = None, retention: float = 3600.0, host: str = "127.0.0.1",
                  port: int = 0, retire: tuple[str, ...] | list[str] = (), early_answers: float = 0.5,
-                 file_lifetime: float = 24 * 3600.0) -> None:
+                 file_lifetime: float = 24 * 3600.0, *, small_images: bool = False) -> None:
         """`retire`: models that answer 404 everywhere. `early_answers`: the share of sync creates
         answered "processing" with the output already filled in (0 never, 1 always).
-        `file_lifetime`: seconds from an upload to its `expires_at`, after which it is gone."""
+        `file_lifetime`: seconds from an upload to its `expires_at`, after which it is gone.
+        `small_images`: flat placeholders of tens of KB instead of photo-sized files (for tests
+        that do not care about bytes; the default is what Replicate serves)."""
         if latency < 0 or retention < 0:
             raise ValueError("latency and retention must not be negative")
         if not 0.0 <= early_answers <= 1.0:
             raise ValueError("early_answers must be within 0..1")
         self._state = EmulatorState(Settings(float(latency), float(fail_rate), seed, token, float(retention),
                                              retired=tuple(retire), early_answers=float(early_answers),
-                                             file_lifetime=float(file_lifetime)))
+                                             file_lifetime=float(file_lifetime), small_images=small_images))
         self._host, self._port = host, port
         self._server: LoopbackServer | None = None
         self._thread: threading.Thread | None = None

@@ -5,10 +5,12 @@ Imagen 4: Google's table at 1K; ``image_size: "2K"`` doubles each side. FLUX: co
 aspect ratio missing from a table (``"2:1"``…) gets the family's area at that ratio, each side
 rounded to the family's multiple, so any ``W:H`` has a size.
 
-The 2026 models: Gemini image models (nano-banana-*) use Google's table at 1K, doubled at 2K and
-4K; Seedream 4.5 ByteDance's table at 2K, doubled at 4K, or ``width``/``height`` when ``size`` is
-custom; FLUX.2 and Kontext an area in megapixels at the ratio. ``match_input_image`` takes the ratio
-(and for FLUX.2's resolution, the area) of the first input image, 1:1 when there is none.
+The 2026 models: Gemini image models (nano-banana-pro, nano-banana-2) use Google's Gemini 3 Pro
+Image table at 1K; ``resolution`` 2K and 4K double and quadruple each side (so 4K 16:9 is
+5504x3072; one third-party table says 5632x3072). Seedream 4.5: ByteDance's table at 2K, doubled at
+4K, or ``width``/``height`` when ``size`` is custom; FLUX.2 and Kontext an area in megapixels at
+the ratio. ``match_input_image`` takes the ratio (and for FLUX.2's resolution, the area) of the
+first input image; with no input image there is nothing to match and the models answer 1:1.
 """
 
 from __future__ import annotations
@@ -39,18 +41,19 @@ FLUX = _Family(
     },
     multiple=16,
 )
-
 GEMINI = _Family(
-    {"1:1": (1024, 1024), "2:3": (848, 1264), "3:2": (1264, 848), "3:4": (896, 1200), "4:3": (1200, 896),
-     "4:5": (928, 1152), "5:4": (1152, 928), "9:16": (768, 1376), "16:9": (1376, 768), "21:9": (1584, 672)},
+    {
+        "1:1": (1024, 1024), "2:3": (848, 1264), "3:2": (1264, 848), "3:4": (896, 1200), "4:3": (1200, 896),
+        "4:5": (928, 1152), "5:4": (1152, 928), "9:16": (768, 1376), "16:9": (1376, 768), "21:9": (1584, 672),
+    },
     multiple=16,
 )
+_GEMINI_SCALE = {"1K": 1, "2K": 2, "4K": 4}
 SEEDREAM = _Family(
     {"1:1": (2048, 2048), "4:3": (2304, 1728), "3:4": (1728, 2304), "16:9": (2560, 1440), "9:16": (1440, 2560),
      "3:2": (2496, 1664), "2:3": (1664, 2496), "21:9": (3024, 1296)},
     multiple=16,
 )
-_GEMINI_SCALE = {"1K": 1, "2K": 2, "4K": 4}
 _FLUX2_MEGAPIXELS = {"0.5 MP": 0.5, "1 MP": 1.0, "2 MP": 2.0, "4 MP": 4.0}
 _FLUX2_MAX_SIDE = 2048
 

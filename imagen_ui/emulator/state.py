@@ -27,6 +27,7 @@ class Settings:
     file_lifetime: float = DEFAULT_LIFETIME  # seconds an uploaded file lives (expires_at)
     # Share of sync creates answered "processing" with the output already in, as Replicate does.
     early_answers: float = 0.5
+    small_images: bool = False  # flat placeholders of tens of KB instead of photo-sized files
 
 
 class EmulatorState:
@@ -35,7 +36,7 @@ class EmulatorState:
         self.base_url = ""  # known once the socket is bound
         self.catalog = Catalog(retired=settings.retired)
         self.store = Store(settings.retention, settings.seed)
-        self.renderer = Renderer()
+        self.renderer = Renderer(small_images=settings.small_images)
         self.webhook_secret = make_secret(settings.seed)
         self.webhooks = WebhookSender(self.webhook_secret)
         self.engine = Engine(self.store, self.renderer, self.webhooks, lambda: settings.latency)

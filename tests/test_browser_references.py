@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 
 import pytest
 from conftest import wait_until
@@ -105,10 +106,16 @@ def test_the_order_of_reference_images_can_be_changed_and_one_removed(site, page
     drop(page, "nano_banana_pro-image_input", colours)
     items = page.locator("#nano_banana_pro-image_input .thumbnail-item")
     expect(items).to_have_count(3, timeout=10_000)
+    pictures = page.locator("#nano_banana_pro-image_input .thumbnail-item img")
+    earlier = page.locator("#nano_banana_pro-image_input-earlier")
     items.nth(2).click()
-    page.locator("#nano_banana_pro-image_input-earlier").click()
-    page.locator("#nano_banana_pro-image_input-earlier").click()  # c is first now
-    page.locator("#nano_banana_pro-image_input .thumbnail-item").nth(2).hover()
+    expect(earlier).to_be_visible()
+    page.wait_for_timeout(300)  # the selection reaches the server before the first move
+    earlier.click()
+    expect(pictures.nth(1)).to_have_attribute("src", re.compile(r"c\.png"))
+    earlier.click()
+    expect(pictures.nth(0)).to_have_attribute("src", re.compile(r"c\.png"))  # c is first now
+    items.nth(2).hover()
     page.locator("#nano_banana_pro-image_input").get_by_label("Delete image").nth(2).click()
     expect(items).to_have_count(2)
     page.locator("#prompt textarea").fill("ordered")
@@ -193,7 +200,7 @@ def test_history_shows_what_an_image_was_made_from_and_reuse_restores_it(site, p
     page.locator("#history-gallery button.thumbnail-item").first.click()
     made_from = page.locator("#history-inputs img")
     expect(made_from).to_have_count(2)
-    expect(page.locator("#history-about")).to_contain_text("2 images (shown above)")
+    expect(page.locator("#history-about")).to_contain_text("2 images (under Made from)")
     page.locator("#history-reuse").click()
     expect(page.locator("#prompt textarea")).to_have_value("remember what I was made from")
     expect(references).to_have_count(2)  # the kept copies, not Replicate's expired uploads

@@ -243,8 +243,9 @@ def test_token_mismatch_is_401_problem(make_emulator) -> None:
     emu = make_emulator(token="r8_right")
     with http(emu) as h:
         wrong = h.get("/v1/account", headers={"Authorization": "Bearer r8_wrong"})
-        missing = h.get("/v1/account")
         right = h.get("/v1/account", headers={"Authorization": "Bearer r8_right"})
+    with httpx.Client(base_url=emu.base_url, trust_env=False, timeout=10) as bare:
+        missing = bare.get("/v1/account")
     for response in (wrong, missing):
         assert response.status_code == 401
         assert response.headers["content-type"] == "application/problem+json"

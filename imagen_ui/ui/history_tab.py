@@ -45,7 +45,7 @@ def build(service: GenerationService, forms, tabs: gr.Tabs, who: Who, tab: gr.Ta
                         elem_id="history-image")
         with gr.Column(scale=2):
             about = gr.Markdown(elem_id="history-about")
-            made_from = gr.Gallery(label="Made from", columns=6, height=110, object_fit="cover",
+            made_from = gr.Gallery(label="Made from", columns=6, fit_columns=False, height=110, object_fit="cover",
                                    allow_preview=False, buttons=[], interactive=False, visible=False,
                                    elem_id="history-inputs")
             with gr.Row():
@@ -172,8 +172,8 @@ def _details(entry: Entry) -> str:
 
 
 def _shown(name: str, value: object) -> str:
-    """A stored input as a person reads it: kept input images by count (they show above)."""
+    """A stored input as a person reads it: kept input images by count (they show under Made from)."""
     names = value if isinstance(value, list) else [value]
     if names and all(isinstance(n, str) and n.startswith("inputs/") for n in names):
-        return f"{len(names)} image{'s' * (len(names) != 1)} (shown above)"
+        return f"{len(names)} image{'s' * (len(names) != 1)} (under Made from)"
     return choice_label(name, value)

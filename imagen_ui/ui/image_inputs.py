@@ -50,7 +50,7 @@ def image_control(field: InputField, *, elem_id: str, check=None) -> gr.componen
         buttons=[], elem_id=elem_id, elem_classes=["image-input"],
     )
     selected = gr.State(None)
-    with gr.Row(elem_classes=["image-order"]):
+    with gr.Row(elem_classes=["image-order"], visible=False) as order:
         gr.Markdown("Click an image, then move it (the first one leads):", elem_classes=["image-order-help"])
         earlier = gr.Button("← Earlier", size="sm", scale=0, min_width=90, elem_id=f"{elem_id}-earlier")
         later = gr.Button("Later →", size="sm", scale=0, min_width=90, elem_id=f"{elem_id}-later")
@@ -71,6 +71,9 @@ def image_control(field: InputField, *, elem_id: str, check=None) -> gr.componen
 
     earlier.click(mover(-1), inputs=[gallery, selected], outputs=[gallery, selected], api_visibility="private")
     later.click(mover(+1), inputs=[gallery, selected], outputs=[gallery, selected], api_visibility="private")
+    # Moving needs two images: the buttons show from then on.
+    gallery.change(lambda value: gr.update(visible=len(paths_of(value)) > 1), inputs=gallery, outputs=order,
+                   api_visibility="private", queue=False)
     _check_when_dropped(gallery, check)
     return gallery
 

@@ -74,7 +74,10 @@ def generate(page, url: str, prompt: str, images: int, fmt: str = "PNG") -> None
     count.press("Enter")
     page.locator("#generate").click()
     expect(page.locator("#gallery button.thumbnail-item")).to_have_count(images, timeout=30_000)
-    expect(page.locator("#status")).to_contain_text("done in", timeout=30_000)
+    # Every tile is there from the click on: wait until each image is done, and shown.
+    page.wait_for_function("n => (document.querySelector('#status')?.textContent.match(/done in/g) ?? [])"
+                           ".length === n", arg=images, timeout=30_000)
+    settle(page, "#gallery")
 
 
 def test_a_finished_click_shows_previews_and_downloads_give_the_originals(site, browser, tmp_path):

@@ -27,7 +27,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from history_scale import START, STEP, build  # noqa: E402
-from playground_load import BROWSER_IMAGE, free_port  # noqa: E402
+from playground_load import BROWSER_IMAGE, free_port, process  # noqa: E402
 
 TOKEN = "r8_benchmark"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -58,33 +57,12 @@ NANO, IMAGEN = "google/nano-banana-pro", "google/imagen-4-fast"
 
 
 @contextmanager
-def process(args: list[str], ready_url: str, env: dict | None = None, timeout: float = 60.0):
-    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env={**os.environ, **(env or {})},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if httpx.get(ready_url, timeout=1).status_code < 500:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{args} did not start")
-            time.sleep(0.2)
-        yield proc
-    finally:
-        proc.terminate()
-        proc.wait(20)
-
-
-@contextmanager
 def app(emulator: str, history: Path):
     port = free_port()
     args = ["app.py", "--api-base", emulator, "--port", str(port), "--history-dir", str(history),
             "--model", NANO, "--models", f"{NANO},{IMAGEN}"]
     env = {"REPLICATE_API_TOKEN": TOKEN, "GRADIO_ANALYTICS_ENABLED": "False"}
-    with process(args, f"http://127.0.0.1:{port}/", env) as proc:
+    with process(args, f"http://127.0.0.1:{port}/", env, timeout=60) as proc:
         yield f"http://127.0.0.1:{port}/", proc
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import shutil
 import zipfile
 from pathlib import Path
 from urllib.parse import unquote
@@ -13,21 +12,10 @@ import httpx
 import pytest
 from PIL import Image
 from playground import serve
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 FILE_ROUTE = "/gradio_api/file="
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -86,7 +74,10 @@ def generate(page, url: str, prompt: str, images: int, fmt: str = "PNG") -> None
     count.press("Enter")
     page.locator("#generate").click()
     expect(page.locator("#gallery button.thumbnail-item")).to_have_count(images, timeout=30_000)
-    expect(page.locator("#status")).to_contain_text("done in", timeout=30_000)
+    # Every tile is there from the click on: wait until each image is done, and shown.
+    page.wait_for_function("n => (document.querySelector('#status')?.textContent.match(/done in/g) ?? [])"
+                           ".length === n", arg=images, timeout=30_000)
+    settle(page, "#gallery")
 
 
 def test_a_finished_click_shows_previews_and_downloads_give_the_originals(site, browser, tmp_path):

@@ -4,11 +4,11 @@ hostile path gets (nothing new: Gradio's own checks still run)."""
 from __future__ import annotations
 
 import io
-import time
 from urllib.parse import quote
 
 import httpx
 import pytest
+from conftest import wait_until
 from gradio_client import Client
 from PIL import Image
 from playground import serve
@@ -68,7 +68,4 @@ def test_hostile_paths_get_no_more_than_before(stored):
 def test_the_tile_is_made_soon_after_the_click_without_anyone_asking(stored):
     _, app, original, _ = stored
     tile = app.service.history.previews_dir / original.parent.name / f"{original.name}.384.webp"
-    deadline = time.monotonic() + 5
-    while not tile.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert tile.exists()  # in the background, once no click was in flight
+    wait_until(tile.exists, timeout=5, message="no History tile was made")  # in the background

@@ -48,7 +48,8 @@ def start_emulator(latency: float, port: int) -> subprocess.Popen[bytes]:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
-            httpx.get(f"http://127.0.0.1:{port}/v1/account", timeout=1).raise_for_status()
+            httpx.get(f"http://127.0.0.1:{port}/v1/account", timeout=1,
+                      headers={"Authorization": f"Bearer {TOKEN}"}).raise_for_status()
             return process
         except httpx.HTTPError:
             if process.poll() is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from imagen_ui import gradio_tuning
 from imagen_ui.settings import Settings
@@ -45,11 +46,11 @@ class App:
         options.setdefault("server_name", settings.host)
         options.setdefault("server_port", settings.port)
         options.setdefault("share", settings.share)
-        # Only the image files, their previews, the page's tiles and the zips: the SQLite index
-        # beside them holds every visitor's prompts.
+        # Only the image files, their previews, the images they were made from, the page's tiles and
+        # the zips: the SQLite index beside them holds every visitor's prompts.
         history = self.service.history
-        options.setdefault("allowed_paths", [str(history.images_dir), str(history.previews_dir), str(TILE_DIR),
-                                             str(ARCHIVE_DIR)])
+        options.setdefault("allowed_paths", [str(history.images_dir), str(history.previews_dir),
+                                             str(history.input_images.dir), str(TILE_DIR), str(ARCHIVE_DIR)])
         options.setdefault("footer_links", [])
         for key, value in gradio_tuning.launch_options(self.demo).items():
             options.setdefault(key, value)
@@ -150,7 +151,7 @@ def create_app(settings: Settings, *, emulator=None) -> App:
         history = History(settings.history_dir)
         # Served straight from the history: Gradio would otherwise hash and copy every image into
         # its cache on every update that shows it. They never change once written.
-        gr.set_static_paths([history.images_dir, history.previews_dir, TILE_DIR])
+        gr.set_static_paths([history.images_dir, history.previews_dir, history.input_images.dir, TILE_DIR])
         service = GenerationService(
             client,
             catalog,
@@ -162,6 +163,9 @@ def create_app(settings: Settings, *, emulator=None) -> App:
             quota=quota_from_settings(settings),  # one that never refuses unless quotas_active
             visitor_api_base=settings.api_base or "https://api.replicate.com",
             webhook_url=webhook_url,
+            configured_model=settings.model,
+            # Image inputs may name files Gradio received (its upload folder) or kept ones.
+            upload_roots=(Path(gradio_tuning.upload_folder()),),
         )
         notice = offline_notice(settings.public) if emulator is not None else None
         demo = ui.build(service, offline_notice=notice, analytics=settings.analytics,

@@ -10,11 +10,12 @@ to try, instead of failing on every click.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, replace
 
 from imagen_ui.schema import ModelSchema, SchemaError, bundled_model_json, parse_model
 
-__all__ = ["ModelEntry", "live_entry", "retired_entry", "unreachable_entry", "with_hints"]
+__all__ = ["ModelEntry", "live_entry", "means_retired", "retired_entry", "unreachable_entry", "with_hints"]
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ class ModelEntry:
     schema: ModelSchema | None  # None: no schema at all (gone and nothing bundled)
     source: str  # "live", "bundled" or "none"
     problem: str | None = None  # why it cannot be used, in a person's words
+    retired: bool = False  # Replicate says the model is gone (404), not just unreachable
 
     @property
     def usable(self) -> bool:
@@ -40,14 +42,34 @@ def live_entry(model: str, body: dict) -> ModelEntry:
         return unreachable_entry(model, "unusable live schema")
 
 
-def retired_entry(model: str) -> ModelEntry:
-    """Replicate says the model does not exist (404): shown as gone, its bundled form kept for history."""
+def retired_entry(model: str, others: list[str] | None = None) -> ModelEntry:
+    """Replicate says the model does not exist (404): shown as gone, its bundled form kept for history.
+    `others` (the models that do work) are named as what to try instead."""
     bundled = bundled_model_json(model)
+    hint = f" Try {', '.join(others)}." if others else ""
     return ModelEntry(
         model, parse_model(bundled) if bundled else None, "bundled" if bundled else "none",
         f"Replicate has no model {model} any more (it may have been withdrawn: Google retired its "
-        "Imagen 4 endpoints in 2026).",
+        f"Imagen 4 endpoints in 2026).{hint}",
+        retired=True,
     )
+
+
+# A model's own error when it is gone: Google's "models/imagen-4.0-… is not found for API version",
+# Replicate's "model … not found" / "no longer available". Not "UNAVAILABLE"/"overloaded" (capacity,
+# it passes) and not an input link's "404 … for url:" (the model is fine, the link is not).
+_RETIRED_WORDS = re.compile(
+    r"\b(?:models?|endpoints?)\b[^\n]{0,100}?\b(?:is not found|not found|does not exist"
+    r"|no longer (?:available|supported|exists?)|(?:has been|was) (?:retired|shut ?down|discontinued|deprecated"
+    r"|removed|withdrawn))\b|\bNOT_FOUND\b",
+    re.IGNORECASE,
+)
+
+
+def means_retired(error_text: object) -> bool:
+    """Whether a failed prediction's error says the model itself is gone."""
+    text = str(error_text or "")
+    return "for url:" not in text and bool(_RETIRED_WORDS.search(text))
 
 
 def unreachable_entry(model: str, why: str) -> ModelEntry:

@@ -39,6 +39,7 @@ __all__ = [
     "request_root_url",
     "set_return_types",
     "tune_queue",
+    "upload_folder",
 ]
 
 logger = logging.getLogger(__name__)
@@ -251,3 +252,11 @@ def _shows_an_image(headers: list[tuple[bytes, bytes]]) -> bool:
     if dest is not None:
         return dest == _IMAGE_DEST
     return accept is not None and b"image/webp" in accept  # browsers' image loads; fetch() sends */*
+
+
+def upload_folder() -> str:
+    """Where Gradio keeps the files visitors upload (GRADIO_TEMP_DIR, else <tmp>/gradio): the only
+    place, with the history, that a request may name an image file in."""
+    from gradio.utils import get_upload_folder
+
+    return get_upload_folder()

@@ -16,7 +16,7 @@ import math
 import re
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,15 @@ MAX_PROMPT_CHARS = 2000
 MODEL_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*/[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 UNORDERED = sys.maxsize  # `order` of a field without x-order: after every ordered field
+IMAGE_FORMATS = ("png", "jpeg", "webp", "gif")  # what image inputs accept unless the schema says less
+DEFAULT_IMAGE_LIMIT = 4  # images a list input takes when its schema states no limit
+_IMAGE_WORDS = re.compile(r"\b(?:images?|photos?|pictures?)\b|image_|_image", re.I)
+_LIMIT_PATTERNS = (
+    re.compile(r"\bup to (\d+)", re.I),
+    re.compile(r"\b(?:maximum|max\.?|at most)(?: of)? (\d+)", re.I),
+    re.compile(r"\b\d+\s*(?:-|–|to)\s*(\d+) (?:\w+ )?images?\b", re.I),
+)
+_FORMATS_SAID = re.compile(r"\bmust be ([\w ,]+(?:or|and) \w+)", re.I)
 _MODELS_DIR = Path(__file__).parent / "models"
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # Unicode Cc, less newline and tab
 _LONE_SURROGATES = re.compile(r"[\ud800-\udfff]")  # cannot be encoded as UTF-8 JSON
@@ -66,8 +75,9 @@ class InputField:
 
     `kind` is the JSON type ("string", "integer", "number", "boolean", "array", "object"), or
     "enum" when the schema lists `choices`, "uri" for a string of format uri, "any" when untyped.
+    `item_kind` is the kind of an array's items ("uri" for a list of links), else None.
     `title` is what a person reads: the schema's own title when hand-written, else the name humanised.
-    `order` is the schema's x-order, UNORDERED when it has none.
+    `order` is the schema's x-order, UNORDERED when it has none. `max_items` is an array's maxItems.
     """
 
     name: str
@@ -81,11 +91,41 @@ class InputField:
     max_length: int | None = None
     required: bool = False
     order: int = UNORDERED
+    item_kind: str | None = None
+    max_items: int | None = None
 
     @property
     def label(self) -> str:
         """The name messages use for this input."""
         return self.title or humanize(self.name)
+
+    @property
+    def is_image(self) -> bool:
+        """An input that takes images: a link (or a list of links) whose name or description says image.
+        Other links (a webhook, a LoRA's weights) are not."""
+        takes_links = self.kind == "uri" or (self.kind == "array" and self.item_kind == "uri")
+        return takes_links and bool(_IMAGE_WORDS.search(f"{self.name} {self.description}"))
+
+    @property
+    def image_limit(self) -> int:
+        """How many images the input takes: one for a single link; for a list, the schema's maxItems,
+        else the limit its description states ("up to 14 images", "Maximum 8 images", "1-14 images")."""
+        if self.kind != "array":
+            return 1
+        if self.max_items is not None:
+            return self.max_items
+        for pattern in _LIMIT_PATTERNS:
+            if found := pattern.search(self.description):
+                return int(found[1])
+        return DEFAULT_IMAGE_LIMIT
+
+    @property
+    def image_formats(self) -> tuple[str, ...]:
+        """The image formats the input accepts ("png", "jpeg", "webp", "gif"): the ones its description
+        names after "must be", else those four."""
+        found = _FORMATS_SAID.search(self.description)
+        named = tuple(f for f in IMAGE_FORMATS if found and re.search(rf"\b{f}\b", found[1], re.I)) if found else ()
+        return named or IMAGE_FORMATS
 
 
 @dataclass(frozen=True)
@@ -163,13 +203,19 @@ _CHOICE_LABELS: dict[str, dict[str, str]] = {
         "block_only_high": "Most permissive (block only high)",
     },
     "output_format": {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "webp": "WebP"},
+    "resolution": {"1K": "1K (about 1 megapixel)", "2K": "2K (about 4 megapixels)", "4K": "4K (about 16 megapixels)",
+                   "match_input_image": "Same as the input image"},
 }
+_MATCH_INPUT = "Same as the input image"
 
 
 def choice_label(field_name: str, value: Any) -> str:
     """What a dropdown shows for `value` of `field_name`: "16:9" -> "16:9 landscape",
-    "block_only_high" -> "Most permissive (block only high)", "jpg" -> "JPEG"; else the value itself."""
+    "block_only_high" -> "Most permissive (block only high)", "jpg" -> "JPEG", "match_input_image" ->
+    "Same as the input image", "2K" -> "2K (about 4 megapixels)"; else the value itself."""
     text = str(value)
+    if text == "match_input_image":
+        return _MATCH_INPUT
     if field_name == "aspect_ratio":
         match = re.fullmatch(r"(\d+):(\d+)", text)
         if match and int(match[1]) and int(match[2]):
@@ -265,6 +311,11 @@ def _parse_field(name: str, spec: Any, required: bool, openapi: Any, model: str)
         kind = "uri"
     else:
         kind = json_type if isinstance(json_type, str) else "any"
+    item_kind = None
+    if kind == "array" and isinstance(merged.get("items"), Mapping):
+        items = _flatten(merged["items"], openapi, model)
+        item_kind = "uri" if items.get("type") == "string" and items.get("format") == "uri" else items.get("type")
+        item_kind = item_kind if isinstance(item_kind, str) else None
     max_length = _whole(merged.get("maxLength"))
     if name == "prompt" and kind == "string" and max_length is None:
         max_length = MAX_PROMPT_CHARS
@@ -282,6 +333,8 @@ def _parse_field(name: str, spec: Any, required: bool, openapi: Any, model: str)
         max_length=max_length,
         required=required,
         order=order if order is not None else UNORDERED,
+        item_kind=item_kind,
+        max_items=_whole(merged.get("maxItems")),
     )
 
 
@@ -376,9 +429,11 @@ def _check(f: InputField, value: Any) -> Any:
             return value
         raise _Refused(f"{f.label} must be true or false.")
     if f.kind == "array":
-        if isinstance(value, (list, tuple)):
-            return copy.deepcopy(list(value))
-        raise _Refused(f"{f.label} must be a list.")
+        if not isinstance(value, (list, tuple)):
+            raise _Refused(f"{f.label} must be a list.")
+        if f.item_kind == "uri":
+            return [_check_text(replace(f, kind="uri", max_length=None), item) for item in value]
+        return copy.deepcopy(list(value))
     if f.kind == "object":
         if isinstance(value, Mapping):
             return copy.deepcopy(dict(value))

@@ -39,7 +39,11 @@ from imagen_ui.credentials import (
 from imagen_ui.schema import MODEL_ID
 
 DEFAULT_MODEL = "google/imagen-4-fast"
-DEFAULT_MODELS = ("google/imagen-4-fast", "google/imagen-4-ultra", "google/imagen-4")
+# Imagen 4 first (Google retired it on its own API in 2026; the page then opens on the first model
+# Replicate still serves), then the image models people use today, which take reference images.
+DEFAULT_MODELS = ("google/imagen-4-fast", "google/imagen-4-ultra", "google/imagen-4", "google/nano-banana-pro",
+                  "google/nano-banana-2", "bytedance/seedream-4.5", "black-forest-labs/flux-2-pro",
+                  "black-forest-labs/flux-kontext-pro")
 DEFAULT_HISTORY_DIR = Path("outputs")
 TokenSource = Literal["environment", ".env"]
 Source = Literal["flag", "environment", ".env", "default"]

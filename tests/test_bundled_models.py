@@ -30,10 +30,24 @@ def inputs_of(model_json: dict[str, Any]) -> dict[str, Any]:
     return model_json["latest_version"]["openapi_schema"]["components"]["schemas"]["Input"]
 
 
+NEW_MODELS = ("google/nano-banana-pro", "google/nano-banana-2", "bytedance/seedream-4.5",
+              "black-forest-labs/flux-2-pro", "black-forest-labs/flux-kontext-pro")
+
+
 def test_the_expected_models_are_bundled() -> None:
     assert {
-        "google/imagen-4-fast", "google/imagen-4-ultra", "google/imagen-4", "black-forest-labs/flux-schnell"
+        "google/imagen-4-fast", "google/imagen-4-ultra", "google/imagen-4", "black-forest-labs/flux-schnell",
+        *NEW_MODELS,
     } <= set(bundled_models())
+
+
+def test_every_bundled_model_is_offered_by_default_but_flux_schnell() -> None:
+    from imagen_ui.settings import DEFAULT_MODEL, DEFAULT_MODELS
+
+    assert DEFAULT_MODEL == "google/imagen-4-fast" == DEFAULT_MODELS[0]
+    assert DEFAULT_MODELS[:3] == ("google/imagen-4-fast", "google/imagen-4-ultra", "google/imagen-4")
+    assert DEFAULT_MODELS[3:] == NEW_MODELS  # nano-banana-pro first: the successor when Imagen is gone
+    assert set(DEFAULT_MODELS) == set(bundled_models()) - {"black-forest-labs/flux-schnell"}
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
@@ -114,6 +128,94 @@ def test_flux_schnell_has_a_different_shape() -> None:
     # The app's own validation follows the schema: an integer out of range is refused.
     with pytest.raises(ValueError, match="between 1 and 4"):
         flux.validate({"prompt": "p", "num_outputs": 5})
+
+
+def described(model: str) -> dict[str, tuple]:
+    schema = parse_model(bundled_model_json(model))
+    return {f.name: (f.kind, f.default, f.choices, f.minimum, f.maximum) for f in schema.fields}
+
+
+SAFETY_LEVELS = ("block_low_and_above", "block_medium_and_above", "block_only_high")
+NANO_RATIOS = ("match_input_image", "1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
+
+
+def test_nano_banana_pro_has_imagens_four_controls_and_reference_images() -> None:
+    schema = parse_model(bundled_model_json("google/nano-banana-pro"))
+    assert schema.names == ("prompt", "image_input", "aspect_ratio", "resolution", "output_format",
+                            "safety_filter_level", "allow_fallback_model")
+    assert described("google/nano-banana-pro") == {
+        "prompt": ("string", None, None, None, None),
+        "image_input": ("array", [], None, None, None),
+        "aspect_ratio": ("enum", "match_input_image", NANO_RATIOS, None, None),
+        "resolution": ("enum", "2K", ("1K", "2K", "4K"), None, None),
+        "output_format": ("enum", "jpg", ("jpg", "png"), None, None),
+        "safety_filter_level": ("enum", "block_only_high", SAFETY_LEVELS, None, None),
+        "allow_fallback_model": ("boolean", False, None, None, None),
+    }
+    images = schema.field("image_input")
+    assert (images.item_kind, images.is_image, images.image_limit) == ("uri", True, 14)
+    assert images.image_formats == ("png", "jpeg", "webp", "gif")
+    assert "seedream" in schema.field("allow_fallback_model").description
+    assert schema.output == {"type": "string", "title": "Output", "format": "uri"}
+    # The app's own validation: links only, one by one.
+    assert schema.validate({"prompt": "p", "image_input": ["https://x.test/a.png", "data:image/png;base64,AA"]})
+    with pytest.raises(ValueError, match="must be a link"):
+        schema.validate({"prompt": "p", "image_input": ["/etc/passwd"]})
+
+
+def test_nano_banana_2_grounds_on_search_and_has_no_safety_filter() -> None:
+    fields = described("google/nano-banana-2")
+    assert list(fields) == ["prompt", "image_input", "aspect_ratio", "resolution", "google_search",
+                            "image_search", "output_format"]
+    assert fields["aspect_ratio"][1] == "match_input_image" and len(fields["aspect_ratio"][2]) == 15
+    assert {"1:8", "8:1", "1:4", "4:1"} <= set(fields["aspect_ratio"][2])
+    assert fields["resolution"][:3] == ("enum", "1K", ("1K", "2K", "4K"))
+    assert fields["google_search"] == fields["image_search"] == ("boolean", False, None, None, None)
+    assert parse_model(bundled_model_json("google/nano-banana-2")).field("image_input").image_limit == 14
+
+
+def test_seedream_4_5_has_a_list_output_and_sizes_without_1k() -> None:
+    schema = parse_model(bundled_model_json("bytedance/seedream-4.5"))
+    assert schema.output["type"] == "array" and schema.output["items"] == {"type": "string", "format": "uri"}
+    fields = described("bytedance/seedream-4.5")
+    assert fields["size"] == ("enum", "2K", ("2K", "4K", "custom"), None, None)
+    assert fields["aspect_ratio"][1] == "match_input_image"
+    assert fields["width"] == fields["height"] == ("integer", 2048, None, 1024, 4096)
+    assert fields["sequential_image_generation"][:3] == ("enum", "disabled", ("disabled", "auto"))
+    assert fields["max_images"] == ("integer", 1, None, 1, 15)
+    assert schema.field("image_input").image_limit == 14
+
+
+def test_flux_2_pro_takes_eight_input_images() -> None:
+    schema = parse_model(bundled_model_json("black-forest-labs/flux-2-pro"))
+    images = schema.field("input_images")
+    assert (images.kind, images.item_kind, images.is_image, images.image_limit) == ("array", "uri", True, 8)
+    fields = described("black-forest-labs/flux-2-pro")
+    assert fields["aspect_ratio"][1] == "1:1" and fields["aspect_ratio"][2][:2] == ("match_input_image", "custom")
+    assert fields["resolution"] == ("enum", "1 MP", ("match_input_image", "0.5 MP", "1 MP", "2 MP", "4 MP"), None, None)
+    assert fields["width"] == fields["height"] == ("integer", None, None, 256, 2048)
+    assert fields["safety_tolerance"] == ("integer", 2, None, 1, 5)
+    assert fields["output_format"][1:3] == ("webp", ("webp", "jpg", "png"))
+    assert fields["output_quality"] == ("integer", 80, None, 0, 100)
+    assert schema.output["type"] == "string"
+
+
+def test_flux_kontext_pro_takes_one_input_image() -> None:
+    schema = parse_model(bundled_model_json("black-forest-labs/flux-kontext-pro"))
+    image = schema.field("input_image")
+    assert (image.kind, image.is_image, image.image_limit, image.required) == ("uri", True, 1, False)
+    fields = described("black-forest-labs/flux-kontext-pro")
+    assert fields["aspect_ratio"][1] == "match_input_image"
+    assert fields["safety_tolerance"] == ("integer", 2, None, 0, 6)
+    assert fields["output_format"][1:3] == ("png", ("jpg", "png"))
+    assert fields["prompt_upsampling"] == ("boolean", False, None, None, None)
+
+
+def test_only_link_inputs_that_say_image_are_image_inputs() -> None:
+    sdxl = parse_model(json.loads((Path(__file__).parent / "data" / "sdxl-model.json").read_text()))
+    assert sdxl.field("image").is_image  # "Input image for img2img or inpaint mode"
+    assert not sdxl.field("mask").is_image  # a link whose description says mask, not image
+    assert not any(f.is_image for f in parse_model(bundled_model_json("google/imagen-4-fast")).fields)
 
 
 # --- the emulator runs every bundled model -----------------------------------------------------------

@@ -456,7 +456,9 @@ def test_help_names_the_new_flags_and_says_quotas_are_off_locally():
 
 def test_offered_models_default_and_list():
     assert load().offered_models == (
-        "google/imagen-4-fast", "google/imagen-4-ultra", "google/imagen-4")
+        "google/imagen-4-fast", "google/imagen-4-ultra", "google/imagen-4", "google/nano-banana-pro",
+        "google/nano-banana-2", "bytedance/seedream-4.5", "black-forest-labs/flux-2-pro",
+        "black-forest-labs/flux-kontext-pro")
     env = {"IMAGEN_UI_MODELS": "google/imagen-4-ultra, black-forest-labs/flux-schnell,google/imagen-4-ultra"}
     assert load(env=env).offered_models == (
         "google/imagen-4-fast", "google/imagen-4-ultra", "black-forest-labs/flux-schnell")

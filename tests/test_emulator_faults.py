@@ -11,7 +11,15 @@ CREATE = "/v1/models/google/imagen-4-fast/predictions"
 pytestmark = pytest.mark.timeout(30)
 
 
+@pytest.fixture
+def emulator(make_emulator) -> Emulator:
+    """Sync answers always settled ("succeeded"): these tests check exact shapes. The early
+    "processing" answers have their own tests."""
+    return make_emulator(latency=0.05, retention=3600, early_answers=0.0)
+
+
 def http(emu: Emulator, **kwargs) -> httpx.Client:
+    kwargs["headers"] = {"Authorization": "Bearer x", **kwargs.get("headers", {})}
     return httpx.Client(base_url=emu.base_url, trust_env=False, timeout=kwargs.pop("timeout", 10), **kwargs)
 
 

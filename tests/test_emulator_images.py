@@ -18,8 +18,17 @@ SIZES = {"1:1": (1024, 1024), "3:4": (896, 1280), "4:3": (1280, 896), "9:16": (7
 pytestmark = pytest.mark.timeout(30)
 
 
+@pytest.fixture
+def emulator(make_emulator) -> Emulator:
+    """Sync answers always settled ("succeeded"): these tests check exact shapes. The early
+    "processing" answers have their own tests."""
+    return make_emulator(latency=0.05, retention=3600, early_answers=0.0)
+
+AUTH = {"Authorization": "Bearer x"}  # Replicate answers 401 to a request without a token
+
+
 def generate(emu: Emulator, **inputs) -> tuple[dict, httpx.Response]:
-    with httpx.Client(base_url=emu.base_url, trust_env=False, timeout=10) as h:
+    with httpx.Client(base_url=emu.base_url, trust_env=False, headers=AUTH, timeout=10) as h:
         body = h.post(CREATE, json={"input": inputs}, headers={"Prefer": "wait=10"}).json()
         assert body["status"] == "succeeded", body
         return body, h.get(body["output"])
@@ -42,7 +51,7 @@ def test_identical_requests_give_identical_bytes(emulator: Emulator, make_emulat
     inputs = {"prompt": "the same fox", "aspect_ratio": "16:9", "output_format": "png"}
     _, first = generate(emulator, **inputs)
     _, second = generate(emulator, **inputs)
-    _, elsewhere = generate(make_emulator(latency=0.05), **inputs)  # no shared cache: really re-drawn
+    _, elsewhere = generate(make_emulator(latency=0.05, early_answers=0.0), **inputs)  # no shared cache: really re-drawn
     assert first.content == second.content == elsewhere.content
     _, other = generate(emulator, **{**inputs, "prompt": "another fox"})
     assert other.content != first.content
@@ -59,7 +68,7 @@ def test_prompt_text_is_drawn(emulator: Emulator) -> None:
 
 def test_files_need_no_token_and_unknown_files_are_404(make_emulator) -> None:
     emu = make_emulator(latency=0.05, token="secret")
-    with httpx.Client(base_url=emu.base_url, trust_env=False, timeout=10) as h:
+    with httpx.Client(base_url=emu.base_url, trust_env=False, headers=AUTH, timeout=10) as h:
         auth = {"Authorization": "Bearer secret"}
         body = h.post(CREATE, json={"input": {"prompt": "x"}}, headers={**auth, "Prefer": "wait=10"}).json()
         assert h.get(body["output"]).status_code == 200
@@ -72,7 +81,7 @@ def test_concurrent_predictions_overlap_rendering_with_latency(make_emulator) ->
     emu = make_emulator(latency=latency)
 
     async def run() -> float:
-        async with httpx.AsyncClient(base_url=emu.base_url, trust_env=False, timeout=30) as h:
+        async with httpx.AsyncClient(base_url=emu.base_url, trust_env=False, headers=AUTH, timeout=30) as h:
             async def one(i: int) -> None:
                 r = await h.post(CREATE, headers={"Prefer": "wait=30"}, json={"input": {
                     "prompt": f"prompt number {i}", "aspect_ratio": list(SIZES)[i % 5],
@@ -98,7 +107,7 @@ FLUX_SIZES = {
 
 
 def run_model(emu: Emulator, path: str, **inputs) -> dict:
-    with httpx.Client(base_url=emu.base_url, trust_env=False, timeout=10) as h:
+    with httpx.Client(base_url=emu.base_url, trust_env=False, headers=AUTH, timeout=10) as h:
         body = h.post(path, json={"input": inputs}, headers={"Prefer": "wait=10"}).json()
     assert body["status"] == "succeeded", body
     return body

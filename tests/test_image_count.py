@@ -37,3 +37,13 @@ def test_seeds_differ_per_image_random_or_counted_up_from_the_one_given():
     # Past the top of the range it wraps to the bottom instead of sending a value the model refuses.
     top = [p.inputs["seed"] for p in plan_images(schema, {"prompt": "x", "seed": 2**31 - 1}, 2)]
     assert top == [2**31 - 1, 0]
+
+
+def test_seedream_makes_several_images_in_its_auto_group_mode():
+    seedream = parse_model(bundled_model_json("bytedance/seedream-4.5"))
+    assert count_input(seedream) == "max_images"
+    [planned] = plan_images(seedream, {"prompt": "x"}, 3)
+    assert planned.outputs == 3
+    assert (planned.inputs["max_images"], planned.inputs["sequential_image_generation"]) == (3, "auto")
+    [one] = plan_images(seedream, {"prompt": "x", "sequential_image_generation": "disabled"}, 1)
+    assert one.inputs["sequential_image_generation"] == "disabled"

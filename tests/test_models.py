@@ -87,7 +87,7 @@ def test_a_model_that_is_gone_is_reported_once_on_the_page(emulator, tmp_path, p
     with serve(tmp_path / "o", api_base=emulator.base_url) as (app, url):
         assert app.service.catalog["google/imagen-4-ultra"].problem
         page.goto(url)
-        choose(page, "model", "google/imagen-4-ultra (unavailable)")
+        choose(page, "model", "google/imagen-4-ultra (retired)")
         about = page.locator("#model-about")
         expect(about).to_contain_text("Replicate has no model google/imagen-4-ultra")
         expect(about).to_contain_text("google/imagen-4-fast")  # what to try instead

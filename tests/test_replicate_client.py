@@ -36,6 +36,13 @@ INPUT = {"prompt": "a lighthouse at dusk"}
 TOKEN = "r8_TESTtoken_must_never_leak_0123456789"
 
 
+@pytest.fixture
+def emulator(make_emulator):
+    """Sync answers always settled: these tests check outcomes by status. Early "processing" answers
+    have a test of their own (test_run_takes_a_sync_answer_that_says_processing_with_its_file)."""
+    return make_emulator(latency=0.05, early_answers=0.0)
+
+
 def client_for(emu, **kwargs) -> ReplicateClient:
     kwargs.setdefault("token", TOKEN)
     return shared_client_for(emu, **kwargs)
@@ -99,6 +106,19 @@ async def test_run_returns_the_succeeded_prediction(emulator) -> None:
     assert prediction.status == "succeeded" and prediction.is_terminal
     assert prediction.output_urls == [prediction.output] and prediction.output.endswith(".png")
     assert prediction.predict_time is not None and prediction.predict_time > 0
+
+
+async def test_run_takes_a_sync_answer_that_says_processing_with_its_file(make_emulator) -> None:
+    # Replicate's sync answer for a file output often comes before the status says "succeeded".
+    emu = make_emulator(latency=0.2, early_answers=1.0)
+    async with client_for(emu) as client:
+        prediction = await client.run(MODEL, INPUT)
+        assert prediction.status == "processing" and prediction.output.endswith(".jpg")
+        assert client.calls == {"create": 1}  # nothing more to wait for
+        learned = client.expected_runtime(MODEL)  # no metrics yet: the wait itself is the run time
+        assert learned is not None and 0.15 < learned < 1.0
+        seedream = await client.run("bytedance/seedream-4.5", {"prompt": "a list can still grow"})
+        assert seedream.status == "succeeded" and client.calls["get"] >= 1  # so a list output is polled
 
 
 # -- typed errors -----------------------------------------------------------------------------------

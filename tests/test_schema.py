@@ -426,7 +426,7 @@ def test_label_falls_back_to_humanised_name():
         ("aspect_ratio", "3:4", "3:4 portrait"),
         ("aspect_ratio", "4:3", "4:3 landscape"),
         ("aspect_ratio", "21:9", "21:9 landscape"),
-        ("aspect_ratio", "match_input_image", "match_input_image"),
+        ("aspect_ratio", "match_input_image", "Same as the input image"),
         ("safety_filter_level", "block_low_and_above", "Strictest (block low and above)"),
         ("safety_filter_level", "block_medium_and_above", "Balanced (block medium and above)"),
         ("safety_filter_level", "block_only_high", "Most permissive (block only high)"),

@@ -199,7 +199,8 @@ def test_curl_snippet_creates_the_prediction_on_the_emulator(make_emulator: Any,
     )
     assert result.returncode == 0, result.stderr
     prediction = json.loads(result.stdout)
-    assert prediction["status"] == "succeeded" and prediction["output"].endswith(".jpg")
+    # "succeeded", or (as Replicate's sync answers often are) "processing" with the file already in.
+    assert prediction["status"] in ("succeeded", "processing") and prediction["output"].endswith(".jpg")
     (request,) = [r for r in emu.requests if r.method == "POST"]
     assert json.loads(request.body) == {"input": form}
     assert request.headers["prefer"] == "wait"

@@ -1,4 +1,5 @@
-"""Bearer-token check for ``/v1``: with a configured token every other token is a 401."""
+"""Bearer-token check for ``/v1``: as Replicate does, a request without an ``Authorization`` header
+(or with an empty token) is a 401; with a configured token every other token is a 401 too."""
 
 from __future__ import annotations
 
@@ -15,12 +16,7 @@ class TokenAuth:
         self.token = token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] == "http"
-            and self.token is not None
-            and scope["path"].startswith("/v1/")
-            and not self._authorized(scope)
-        ):
+        if scope["type"] == "http" and scope["path"].startswith("/v1/") and not self._authorized(scope):
             await unauthenticated()(scope, receive, send)
             return
         await self.app(scope, receive, send)
@@ -29,6 +25,6 @@ class TokenAuth:
         header = next((v for k, v in scope["headers"] if k.lower() == b"authorization"), b"")
         scheme, _, value = header.decode("latin-1").partition(" ")
         # Replicate takes "Bearer <token>" and the older "Token <token>".
-        return scheme.lower() in ("bearer", "token") and hmac.compare_digest(
-            value.strip().encode(), self.token.encode()  # type: ignore[union-attr]
-        )
+        if scheme.lower() not in ("bearer", "token") or not value.strip():
+            return False
+        return self.token is None or hmac.compare_digest(value.strip().encode(), self.token.encode())

@@ -49,11 +49,12 @@ def _load(path: Path) -> ModelEntry | None:
 
 
 class Catalog:
-    """Bundled models by ``owner/name`` and by latest version id."""
+    """Bundled models by ``owner/name`` and by latest version id; a retired model is not found."""
 
-    def __init__(self, directory: Path = MODELS_DIR) -> None:
+    def __init__(self, directory: Path = MODELS_DIR, retired: tuple[str, ...] = ()) -> None:
         self._by_ref: dict[str, ModelEntry] = {}
         self._by_version: dict[str, ModelEntry] = {}
+        self.retired: set[str] = set(retired)  # read on the loop, changed from a test thread: a set swap is atomic
         for path in sorted(directory.glob("*.json")):
             entry = _load(path)
             if entry is None:
@@ -63,7 +64,12 @@ class Catalog:
                 self._by_version[entry.version_id] = entry
 
     def get(self, owner: str, name: str) -> ModelEntry | None:
-        return self._by_ref.get(f"{owner}/{name}")
+        ref = f"{owner}/{name}"
+        return None if ref in self.retired else self._by_ref.get(ref)
 
     def by_version(self, version_id: str) -> ModelEntry | None:
-        return self._by_version.get(version_id)
+        entry = self._by_version.get(version_id)
+        return None if entry is None or entry.ref in self.retired else entry
+
+    def retire(self, ref: str) -> None:
+        self.retired = self.retired | {ref}

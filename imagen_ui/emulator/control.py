@@ -26,13 +26,20 @@ class Emulator:
 
     def __init__(self, latency: float = 0.2, fail_rate: float = 0.0, seed: int | None = None,
                  token: str | None = None, retention: float = 3600.0, host: str = "127.0.0.1",
-                 port: int = 0, *, small_images: bool = False) -> None:
-        """`small_images`: flat placeholders of tens of KB instead of photo-sized files (for tests
+                 port: int = 0, retire: tuple[str, ...] | list[str] = (), early_answers: float = 0.5,
+                 file_lifetime: float = 24 * 3600.0, *, small_images: bool = False) -> None:
+        """`retire`: models that answer 404 everywhere. `early_answers`: the share of sync creates
+        answered "processing" with the output already filled in (0 never, 1 always).
+        `file_lifetime`: seconds from an upload to its `expires_at`, after which it is gone.
+        `small_images`: flat placeholders of tens of KB instead of photo-sized files (for tests
         that do not care about bytes; the default is what Replicate serves)."""
         if latency < 0 or retention < 0:
             raise ValueError("latency and retention must not be negative")
+        if not 0.0 <= early_answers <= 1.0:
+            raise ValueError("early_answers must be within 0..1")
         self._state = EmulatorState(Settings(float(latency), float(fail_rate), seed, token, float(retention),
-                                             small_images=small_images))
+                                             retired=tuple(retire), early_answers=float(early_answers),
+                                             file_lifetime=float(file_lifetime), small_images=small_images))
         self._host, self._port = host, port
         self._server: LoopbackServer | None = None
         self._thread: threading.Thread | None = None
@@ -123,6 +130,24 @@ class Emulator:
             raise KeyError(prediction_id)
         return self._state.store.render(prediction)
 
+    def files(self) -> list[dict[str, Any]]:
+        """Every uploaded file still held (Files API objects), newest first."""
+        return [f.to_api(self.base_url) for f in self._state.files.snapshot()]
+
+    def file_bytes(self, file_id: str) -> bytes:
+        stored = self._state.files.get(file_id)
+        if stored is None:
+            raise KeyError(file_id)
+        return stored.data
+
+    def delete_file(self, file_id: str) -> None:
+        """Remove an uploaded file now, as its expiry would."""
+        self._state.files.delete(file_id)
+
+    def retire(self, model: str) -> None:
+        """From now on `model` ("owner/name") answers 404 everywhere, as a withdrawn model does."""
+        self._state.catalog.retire(model)
+
     def set_latency(self, seconds: float) -> None:
         """The run time of predictions created from now on."""
         if seconds < 0:
@@ -135,6 +160,7 @@ class Emulator:
 
         Kinds: 429 / 500 / 502 / 503 (problem JSON, nothing created); "drop" (no response, nothing
         created); "stall" (create, then hold the answer `delay` s); "drop_after_create" (create,
-        then close without an answer); "e005" (a create whose prediction fails with E005).
+        then close without an answer); "e005" (a create whose prediction fails with E005); "gone" (a
+        create whose prediction fails at once with Google's error for a model it shut down).
         """
         self._state.faults.inject(method, path_prefix, kind, times=times, retry_after=retry_after, delay=delay)

@@ -9,14 +9,18 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from .images import ImageSpec
+from .inputs import InputError
 from .renderer import Renderer
 from .store import Prediction, Store
 from .webhooks import WebhookSender
 
 E005 = "The input or output was flagged as sensitive. Please try again with different inputs. (E005)"
+# What Google's API answers for a model it shut down, passed on as the prediction's error.
+GONE = ("404 models/{model} is not found for API version v1beta, or is not supported for predict. "
+        "Call ListModels to see the list of available models and their supported methods.")
 _STARTING_SHARE = 0.05  # share of the latency spent "starting" (queue and boot), at most 0.25 s
 
 
@@ -34,8 +38,14 @@ class Engine:
         self._latency = latency  # read at each create: set_latency applies to new predictions
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
-    def create(self, *, fail: bool, cancel_after: float | None = None, **fields: Any) -> Prediction:
-        """Register a prediction and start running it. Call on the event loop."""
+    def create(self, *, fail: bool, gone: bool = False, cancel_after: float | None = None,
+               prepare: Callable[[tuple[ImageSpec, ...]], Awaitable[tuple[ImageSpec, ...]]] | None = None,
+               **fields: Any) -> Prediction:
+        """Register a prediction and start running it. Call on the event loop.
+
+        `prepare` (the input images to fetch, as Cog downloads inputs before predict) turns the
+        specs into the ones to render; an InputError from it fails the prediction at once.
+        `gone`: it fails at once as a shut-down model's do (`fail` alone: with E005, after the run)."""
         loop = asyncio.get_running_loop()
         latency = self._latency()
         prediction = self.store.add(**fields)
@@ -43,22 +53,42 @@ class Engine:
             prediction.deadline = prediction.created_at + cancel_after
             loop.call_later(cancel_after, self.cancel, prediction)
         specs = None if fail else prediction.images
-        renders = [self.renderer.render(spec) for spec in specs or ()]
-        task = loop.create_task(self._run(prediction, loop.time() + latency, latency, specs, renders))
+        preparing = loop.create_task(prepare(specs)) if prepare is not None and specs is not None else None
+        renders = [] if preparing is not None else [self.renderer.render(spec) for spec in specs or ()]
+        error = None
+        if gone:  # Google's own error for a model it shut down, passed on at once
+            latency, specs, error = 0.0, None, GONE.format(model=prediction.model.split("/")[-1])
+        task = loop.create_task(self._run(prediction, loop.time() + latency, latency, specs, renders, preparing, error))
         self._tasks[prediction.id] = task
         task.add_done_callback(lambda _: self._tasks.pop(prediction.id, None))
         return prediction
 
     async def _run(self, prediction: Prediction, ends: float, latency: float,
-                   specs: tuple[ImageSpec, ...] | None, renders: list[asyncio.Future[Any]]) -> None:
+                   specs: tuple[ImageSpec, ...] | None, renders: list[asyncio.Future[Any]],
+                   preparing: asyncio.Task[tuple[ImageSpec, ...]] | None = None, error: str | None = None) -> None:
         """Run one prediction: it fails with E005 when `specs` is None, else makes those files."""
         loop = asyncio.get_running_loop()
-        await asyncio.sleep(min(latency * _STARTING_SHARE, 0.25))
-        if self.store.start(prediction):
-            self._notify(prediction, "start")
+        try:
+            await asyncio.sleep(min(latency * _STARTING_SHARE, 0.25))
+            if self.store.start(prediction):
+                self._notify(prediction, "start")
+            if preparing is not None:
+                try:
+                    specs = await preparing
+                except InputError as exc:
+                    self._finish(prediction, "failed", error=str(exc))
+                    return
+                except Exception as exc:  # an emulator bug shows up as a failed prediction, not a hang
+                    self._finish(prediction, "failed", error=f"emulator could not read the inputs: {exc!r}")
+                    return
+                self.store.set_images(prediction, specs)
+                renders = [self.renderer.render(spec) for spec in specs]
+        finally:
+            if preparing is not None and not preparing.done():
+                preparing.cancel()
         await asyncio.sleep(max(0.0, ends - loop.time()))
         if specs is None:
-            self._finish(prediction, "failed", error=e005_message(prediction.id))
+            self._finish(prediction, "failed", error=error or e005_message(prediction.id))
             return
         try:
             # Shared with the cache: a cancel must not cancel the renders.

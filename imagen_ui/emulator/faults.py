@@ -14,6 +14,7 @@ from typing import Union
 FaultKind = Union[int, str]
 CONNECTION_KINDS = frozenset({"drop", "stall", "drop_after_create"})
 E005 = "e005"  # the created prediction fails with Replicate's E005 (creates only; ignored elsewhere)
+GONE = "gone"  # the created prediction fails at once: the model behind it was shut down (creates only)
 _RANDOM_KINDS: tuple[FaultKind, ...] = (429, 500, 503)
 
 
@@ -48,8 +49,8 @@ class FaultPlan:
 
     def inject(self, method: str, path_prefix: str, kind: FaultKind, *, times: int = 1,
                retry_after: int = 1, delay: float = 0.0) -> None:
-        if not is_status(kind) and kind not in CONNECTION_KINDS and kind != E005:
-            allowed = ", ".join(sorted(CONNECTION_KINDS | {E005}))
+        if not is_status(kind) and kind not in CONNECTION_KINDS and kind not in (E005, GONE):
+            allowed = ", ".join(sorted(CONNECTION_KINDS | {E005, GONE}))
             raise ValueError(f"unknown fault kind {kind!r}: use an HTTP error status (400..599) or one of {allowed}")
         if times < 1:
             raise ValueError("times must be at least 1")

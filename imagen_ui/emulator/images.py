@@ -12,12 +12,13 @@ import hashlib
 import io
 import json
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Mapping
 
 from PIL import Image, ImageDraw, ImageFont
 
+from . import thumbnails
 from .sizes import pixel_size
 
 # output_format -> (Pillow format, Content-Type, file extension)
@@ -40,6 +41,10 @@ class ImageSpec:
     model: str
     inputs_json: str  # canonical JSON: hashable, and (with index) the cache key
     index: int | None = None
+    # The input images it was given (fetched from the links in inputs_json, so not part of the key)
+    # and the first one's size, which match_input_image follows.
+    references: tuple[thumbnails.Thumbnail, ...] = field(default=(), compare=False, repr=False)
+    input_size: tuple[int, int] | None = field(default=None, compare=False)
 
     @classmethod
     def from_inputs(cls, model: str, inputs: Mapping[str, Any]) -> "ImageSpec":
@@ -60,7 +65,7 @@ class ImageSpec:
 
     @property
     def size(self) -> tuple[int, int]:
-        return pixel_size(self.model, self.inputs)
+        return pixel_size(self.model, self.inputs, self.input_size)
 
     @property
     def quality(self) -> int:
@@ -69,8 +74,15 @@ class ImageSpec:
 
     @property
     def count(self) -> int:
-        """How many files the prediction makes: num_outputs for a list output, else one."""
-        return 1 if self.index is None else max(1, _integer(self.inputs.get("num_outputs"), 1))
+        """How many files the prediction makes: num_outputs for a list output (Seedream's max_images
+        in sequential "auto" mode, inputs + outputs at most 15), else one."""
+        if self.index is None:
+            return 1
+        if self.inputs.get("sequential_image_generation") == "auto":
+            given = self.inputs.get("image_input")
+            room = 15 - (len(given) if isinstance(given, list) else 0)
+            return max(1, min(_integer(self.inputs.get("max_images"), 1), room))
+        return max(1, _integer(self.inputs.get("num_outputs"), 1))
 
 
 def output_specs(model: str, inputs: Mapping[str, Any], *, as_list: bool) -> tuple[ImageSpec, ...]:
@@ -190,6 +202,8 @@ def render(spec: ImageSpec) -> RenderedImage:
         draw.text((margin, margin // 2), number, font=big, fill=_WHITE)
         caption += f" | image {number}"
     draw.text((margin, height - int(1.6 * small.size)), caption, font=small, fill=_WHITE)
+    if spec.references:
+        image = thumbnails.draw(image, spec.references)
 
     out = io.BytesIO()
     if fmt == "PNG":

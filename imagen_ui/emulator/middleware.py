@@ -11,7 +11,8 @@ import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .faults import E005, Fault, FaultPlan, is_status
+from .faults import E005, GONE, Fault, FaultPlan, is_status
+from .files import MAX_FILE_BYTES, too_large
 from .problems import for_status
 from .ratelimit import RateLimit
 from .recorder import RecordedRequest, RequestLog
@@ -19,6 +20,8 @@ from .recorder import RecordedRequest, RequestLog
 CONTROL_PREFIX = "/_emulator/"
 FORCE_FAILURE = "imagen_ui.emulator.force_failure"  # scope key: the route fails the new prediction
 _CREATE = re.compile(r"^/v1/(?:predictions|models/[^/]+/[^/]+/predictions)/?$")
+RECORDED_BODY_BYTES = 1 << 20  # the log keeps this much of a body (uploads are megabytes)
+_MULTIPART_SLACK = 1 << 16  # room for the multipart framing around a file just under the limit
 
 
 class EmulatorMiddleware:
@@ -34,9 +37,14 @@ class EmulatorMiddleware:
             await self.app(scope, receive, send)
             return
         method, path = scope["method"], scope["path"]
-        body = await _read_body(receive)
+        upload = method == "POST" and path.rstrip("/") == "/v1/files"
+        body, size = await _read_body(receive, MAX_FILE_BYTES + _MULTIPART_SLACK if upload else None)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        self.requests.add(RecordedRequest(method, path, headers, body, scope["query_string"].decode("latin-1")))
+        self.requests.add(RecordedRequest(method, path, headers, body[:RECORDED_BODY_BYTES],
+                                          scope["query_string"].decode("latin-1"), size))
+        if len(body) < size:  # an upload over the limit, read to its end but not kept
+            await too_large()(scope, _replay(b"", receive), self._with_limits(send, False))
+            return
 
         api = path.startswith("/v1/")
         create = method == "POST" and bool(_CREATE.match(path))
@@ -70,8 +78,8 @@ class EmulatorMiddleware:
             await self.app(scope, replay, discard)
             await _drop(send, receive)
         else:
-            if kind == E005:
-                scope[FORCE_FAILURE] = True
+            if kind in (E005, GONE):
+                scope[FORCE_FAILURE] = kind
             await self.app(scope, replay, out)
 
     async def _hold(self, delay: float, receive: Receive) -> bool:
@@ -96,16 +104,20 @@ class EmulatorMiddleware:
         return send_with_limits
 
 
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
+async def _read_body(receive: Receive, limit: int | None = None) -> tuple[bytes, int]:
+    """The body (at most `limit` bytes of it are kept) and its full size."""
+    chunks, size = [], 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
             break
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if limit is None or size <= limit:
+            chunks.append(chunk)
         if not message.get("more_body", False):
             break
-    return b"".join(chunks)
+    return b"".join(chunks), size
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
+from . import thumbnails
 from .images import ImageSpec, RenderedImage, digest_of, font, wrap
 
 # Reference sizes of real outputs, in encoded bytes per pixel, by format; PNG shrinks per pixel
@@ -84,6 +85,8 @@ def compose(spec: ImageSpec) -> Image.Image:
         draw.text((margin, margin // 2), number, font=big, fill=white)
         caption += f" | image {number}"
     draw.text((margin, height - int(1.6 * small.size)), caption, font=small, fill=white)
+    if spec.references:  # the input images it was given, so a test sees they reached the model
+        image = thumbnails.draw(image, spec.references)
     return image
 
 

@@ -11,8 +11,9 @@ class RecordedRequest:
     method: str
     path: str
     headers: dict[str, str]  # lower-cased names
-    body: bytes
+    body: bytes  # the first megabyte of it
     query: str = ""
+    size: int = 0  # the body's full size in bytes
 
 
 class RequestLog:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import html
 import json
 import re
@@ -13,6 +14,8 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from .catalog import ModelEntry
+from .files import FilesApi
+from .inputs import links
 from .images import output_specs
 from .middleware import FORCE_FAILURE
 from .problems import bad_request, invalid, json_response, not_found, problem
@@ -51,6 +54,7 @@ class Api:
             Route("/p/{id}", self.web_page, methods=["GET"]),
             Route("/_emulator/predictions", self.inspect, methods=["GET"]),
             Route("/_emulator/latency", self.set_latency, methods=["POST"]),
+            *FilesApi(self.state.files, self.state).routes(),
         ]
 
     # Account, models, secret ---------------------------------------------------------------
@@ -114,19 +118,24 @@ class Api:
         if errors:
             return invalid(errors)
         inputs: dict[str, Any] = body["input"]
+        runs_with = entry.schema.with_defaults(entry.schema.declared(inputs))
         webhook = body.get("webhook") or body.get("webhook_completed")
         events = body.get("webhook_events_filter")
         if events is None:
             events = list(WEBHOOK_EVENTS) if "webhook" in body else ["completed"]
-        flagged = "FLAGGED" in str(inputs.get("prompt", "")) or bool(request.scope.get(FORCE_FAILURE))
+        forced = request.scope.get(FORCE_FAILURE)
+        flagged = "FLAGGED" in str(inputs.get("prompt", "")) or bool(forced)
         engine, store = self.state.engine, self.state.store
+        urls = links(entry.schema, runs_with)
         prediction = engine.create(
             fail=flagged,
+            gone=forced == "gone",
             cancel_after=parse_cancel_after(request.headers.get("cancel-after")),
+            prepare=(lambda specs: self.state.inputs.with_inputs(specs, urls)) if urls else None,
             model=entry.ref,
             version=version,
             input=copy.deepcopy(inputs),
-            images=output_specs(entry.ref, entry.schema.with_defaults(inputs), as_list=entry.schema.output_is_list),
+            images=output_specs(entry.ref, runs_with, as_list=entry.schema.output_is_list),
             base_url=self.state.base_url,
             webhook=webhook,
             webhook_events=frozenset(events),
@@ -141,6 +150,11 @@ class Api:
             # Replicate answers a sync request whose wait ran out with status "starting", whatever
             # the prediction is doing; the official client relies on it to decide to poll.
             answer["status"] = "starting"
+        elif answer["status"] == "succeeded" and _early(prediction.id, self.state.settings.early_answers):
+            # As recorded: the wait ends as soon as the output files are in, while the status still
+            # says "processing" (no completed_at, no metrics yet); a later get says "succeeded".
+            answer.update(status="processing", completed_at=None)
+            answer.pop("metrics", None)
         return json_response(answer, 201 if finished else 202, {"Preference-Applied": f"wait={wait}"})
 
     # Reading and cancelling ----------------------------------------------------------------
@@ -206,6 +220,11 @@ class Api:
             return bad_request("seconds must be a non-negative number")
         self.state.settings.latency = float(seconds)
         return json_response({"latency": self.state.settings.latency})
+
+
+def _early(prediction_id: str, share: float) -> bool:
+    """Whether this prediction's sync answer comes early: a fixed draw per id (repeatable with --seed)."""
+    return int(hashlib.sha256(prediction_id.encode()).hexdigest()[:8], 16) < share * 0x1_0000_0000
 
 
 async def _json_object(request: Request) -> dict[str, Any] | Response:

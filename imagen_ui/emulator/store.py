@@ -153,6 +153,12 @@ class Store:
             newer = stop - 1 if stop < end else None
             return results, older, newer
 
+    def set_images(self, prediction: Prediction, images: tuple[ImageSpec, ...]) -> None:
+        """The specs its files are drawn from, once its input images are known."""
+        with self._lock:
+            if not prediction.data_removed:
+                prediction.images = images
+
     def running(self) -> list[Prediction]:
         with self._lock:
             return [p for p in self._order if not p.terminal]

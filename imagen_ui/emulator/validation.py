@@ -99,12 +99,13 @@ class InputSchema:
         for name, prop in self.properties.items():
             if name in value:
                 errors.extend(_check_value(f"input.{name}", name, prop, value[name]))
-        errors.extend(
-            InvalidField("additional_property_not_allowed", "input", f"Additional property {key} is not allowed")
-            for key in value
-            if key not in self.properties
-        )
+        # Keys the model does not declare are not refused: Replicate hands the input to Cog, which
+        # drops them (clients rely on it; the Vercel AI SDK always sends num_outputs). See `declared`.
         return errors
+
+    def declared(self, value: dict[str, Any]) -> dict[str, Any]:
+        """The inputs the model declares: what it actually runs with."""
+        return {k: v for k, v in value.items() if k in self.properties}
 
 
 def _invalid_type(field: str, expected: str, value: Any) -> InvalidField:

@@ -3,6 +3,8 @@
     async with ReplicateClient(token) as client:
         prediction = await client.run("google/imagen-4-fast", {"prompt": "a lighthouse"})
         image = await client.download(prediction.output_urls[0], expected_format="jpg")
+        reference = await client.upload_file(data, filename="cat.png", content_type="image/png")
+        # reference.url is what an image input of a model takes
 
 One shared `httpx.AsyncClient` carries every call. `run()` creates the prediction in sync mode
 (`Prefer: wait=W`, a short W so a cancel never waits long for the prediction's id) and, when the wait
@@ -13,6 +15,7 @@ The token is sent only to the API and to Replicate's delivery hosts, and never a
 from __future__ import annotations
 
 import asyncio
+import json as _json
 import logging
 import re
 import time
@@ -33,6 +36,7 @@ from imagen_ui.replicate.errors import (
     ModelNotFoundError,
     NetworkError,
     NotFoundError,
+    PayloadTooLargeError,
     PredictionAbortedError,
     PredictionCanceledError,
     PredictionError,
@@ -47,6 +51,7 @@ from imagen_ui.replicate.errors import (
     error_for_outcome,
     error_from_response,
 )
+from imagen_ui.replicate.files import UploadedFile
 from imagen_ui.replicate.polling import Poller
 from imagen_ui.replicate.prediction import TERMINAL_STATUSES, Prediction, PredictionPage
 from imagen_ui.replicate.retry import RetryPolicy
@@ -60,6 +65,7 @@ __all__ = [
     "ModelNotFoundError",
     "NetworkError",
     "NotFoundError",
+    "PayloadTooLargeError",
     "Prediction",
     "PredictionAbortedError",
     "PredictionCanceledError",
@@ -76,6 +82,7 @@ __all__ = [
     "ServerError",
     "TERMINAL_STATUSES",
     "UnauthenticatedError",
+    "UploadedFile",
 ]
 
 log = logging.getLogger(__name__)
@@ -93,6 +100,7 @@ SYNC_READ_MARGIN = 5.0  # read timeout above the sync window: Replicate answers 
 QUICK_MODEL_SECONDS = 1.5  # a model expected to finish this fast gets a 2 s window: done on the first trip
 RUNTIME_SMOOTHING = 0.3  # EWMA weight of the newest run time
 CLEANUP_GRACE = 3.0  # how long aclose() waits for background cancels
+UPLOAD_WRITE_SECONDS = 120.0  # sending one file may take long on a slow uplink
 
 # Failures that happen before a single byte of the request left: nothing can have been created.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -281,6 +289,31 @@ class ReplicateClient:
         path = f"/v1/predictions/{_segment(id)}/cancel"
         return _prediction(await self._request("POST", path, kind="cancel", route="prediction", mode="cancel"))
 
+    # -- the Files API ----------------------------------------------------------------------------------
+
+    async def upload_file(
+        self, data: bytes, *, filename: str, content_type: str, metadata: dict[str, Any] | None = None
+    ) -> UploadedFile:
+        """`POST /v1/files` (multipart `content`, `filename`, `type`, `metadata`): the file's object,
+        whose `url` a model input takes. Retried like a GET: a repeated upload only leaves a spare
+        file that expires (uploads are not billed). Files of 100 MB or more: PayloadTooLargeError."""
+        form = {"filename": filename, "type": content_type}
+        if metadata:
+            form["metadata"] = _json.dumps(metadata)
+        timeout = httpx.Timeout(connect=self._timeout.connect, read=self._timeout.read,
+                                write=max(self._timeout.write or 0.0, UPLOAD_WRITE_SECONDS), pool=self._timeout.pool)
+        answer = await self._request("POST", "/v1/files", kind="upload", files={"content": (filename, data, content_type)},
+                                     data=form, timeout=timeout)
+        return _uploaded(answer)
+
+    async def get_file(self, id: str) -> UploadedFile:
+        """`GET /v1/files/{id}`: NotFoundError once it was deleted or expired."""
+        return _uploaded(await self._request("GET", f"/v1/files/{_segment(id)}", kind="file"))
+
+    async def delete_file(self, id: str) -> None:
+        """`DELETE /v1/files/{id}` (204). Deleting a file that is already gone raises NotFoundError."""
+        await self._request("DELETE", f"/v1/files/{_segment(id)}", kind="delete_file", empty=True)
+
     # -- waiting and running --------------------------------------------------------------------------
 
     def expected_runtime(self, model: str) -> float | None:
@@ -381,7 +414,7 @@ class ReplicateClient:
         except asyncio.CancelledError:
             self._spawn(self._cancel_after_create(create, lambda: latest))
             raise
-        self._learn(model, prediction)
+        self._learn(model, prediction, elapsed=time.monotonic() - started)
         error = error_for_outcome(prediction)
         if error is not None:
             raise error
@@ -500,13 +533,19 @@ class ReplicateClient:
         json: Any = None,
         headers: dict[str, str] | None = None,
         timeout: httpx.Timeout | None = None,
+        files: Any = None,
+        data: Any = None,
+        empty: bool = False,
     ) -> Any:
-        """Send one API call with the retry rules of its `mode`; return the JSON answer or raise typed."""
+        """Send one API call with the retry rules of its `mode`; return the JSON answer (None when
+        `empty`: a 204) or raise typed. `files`/`data` make it multipart."""
         url = path if path.startswith(("http://", "https://")) else self.base_url + path
         all_headers = {"User-Agent": self.user_agent, **(headers or {})}
         if (authorization := self._authorization()) is not None:
             all_headers["Authorization"] = authorization
         extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+        if files is not None:
+            extra.update(files=files, data=data)
         # A cancel not delivered leaves a billed prediction running: it keeps trying for longer.
         policy = CANCEL_RETRY if mode == "cancel" else self.retry
         attempt = 0
@@ -526,6 +565,8 @@ class ReplicateClient:
                 await asyncio.sleep(delay)
                 continue
             if response.is_success:
+                if empty:
+                    return None
                 try:
                     return response.json()
                 except ValueError:
@@ -561,11 +602,15 @@ class ReplicateClient:
     async def _list_recent(self) -> list[Prediction]:
         return (await self.list_predictions()).results
 
-    def _learn(self, model: str, prediction: Prediction) -> None:
+    def _learn(self, model: str, prediction: Prediction, elapsed: float | None = None) -> None:
         # Creation to completion is what paces the polls (a create waits in Replicate's queue
-        # too); the model's own predict_time is the fallback.
+        # too); the model's own predict_time is the fallback. A sync answer that came back
+        # "processing" with its output in has no metrics yet: the wait itself (`elapsed`, send to
+        # answer) is then the run time, a little over.
         seconds = prediction.total_time or prediction.predict_time
-        if model and prediction.status == "succeeded" and seconds is not None:
+        if seconds is None and prediction.status in ("starting", "processing") and prediction.has_final_output:
+            seconds = elapsed
+        if model and prediction.status in ("succeeded", "starting", "processing") and seconds is not None:
             self.record_runtime(model, seconds)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
@@ -614,6 +659,13 @@ def _prediction(data: Any) -> Prediction:
         return Prediction.from_json(data)
     except ValueError:
         raise ReplicateError("the answer is not a prediction") from None
+
+
+def _uploaded(data: Any) -> UploadedFile:
+    try:
+        return UploadedFile.from_json(data)
+    except ValueError:
+        raise ReplicateError("the answer is not a file object") from None
 
 
 def _segment(value: str) -> str:

@@ -21,6 +21,7 @@ __all__ = [
     "ModelNotFoundError",
     "NetworkError",
     "NotFoundError",
+    "PayloadTooLargeError",
     "PredictionAbortedError",
     "PredictionCanceledError",
     "PredictionError",
@@ -75,6 +76,10 @@ class ModelNotFoundError(NotFoundError):
 
 class PredictionNotFoundError(NotFoundError):
     """404 on a prediction route: unknown id, or one this token may not see."""
+
+
+class PayloadTooLargeError(ReplicateError):
+    """413: the upload is too large (the Files API takes files under 100 MB)."""
 
 
 class InvalidInputError(ReplicateError):
@@ -217,6 +222,8 @@ def error_from_response(response: httpx.Response, *, route: str = "other") -> Re
     if status == 404:
         cls = {"model": ModelNotFoundError, "prediction": PredictionNotFoundError}.get(route, NotFoundError)
         return cls(message, **kw)
+    if status == 413:
+        return PayloadTooLargeError(message, **kw)
     if status == 422:
         fields = body.get("invalid_fields")
         fields = [f for f in fields if isinstance(f, dict)] if isinstance(fields, list) else []

@@ -1,4 +1,4 @@
-"""The one orchestrator: validate -> N predictions in parallel -> download -> history -> events.
+"""The one orchestrator: validate -> uploads -> N predictions in parallel -> download -> history -> events.
 
 The UI calls `GenerationService.generate`, an async generator of `Snapshot`s: one per change a person
 can see (an image started, is processing, finished, failed, was cancelled). Cancelling the
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 import threading
 import time
@@ -21,12 +22,14 @@ from pathlib import Path
 
 from cachetools import LRUCache
 
-from imagen_ui.catalog import ModelEntry
+from imagen_ui.catalog import ModelEntry, means_retired, retired_entry
 from imagen_ui.public.quota import Quota
 from imagen_ui.replicate.client import (
     DownloadError,
+    ModelNotFoundError,
     Prediction,
     PredictionCanceledError,
+    PredictionFailedError,
     ReplicateClient,
     ReplicateError,
 )
@@ -34,8 +37,11 @@ from imagen_ui.replicate.pacing import TokenBucket
 from imagen_ui.schema import InvalidRequest, ModelSchema
 from imagen_ui.service import messages
 from imagen_ui.service.image_count import SEED_INPUT, plan_images
+from imagen_ui.service.input_images import InputImage, check_image_inputs
+from imagen_ui.service.uploads import UploadFailed, images_in, upload_all, with_links
 from imagen_ui.store.archive import write_zip
 from imagen_ui.store.history import Entry, History, parameters_of
+from imagen_ui.store.input_images import InputImages
 
 # Replicate allows 600 creates a minute per account; a burst covers one busy moment.
 CREATES_PER_SECOND = 10.0
@@ -46,6 +52,8 @@ TILE_DELAY_MAX = 30.0
 TILE_POLL_SECONDS = 0.2
 # How long a step that is not an ending (starting -> processing) waits before it is shown.
 STEP_HOLD_SECONDS = 1.0
+# A prediction that fails this soon with a "model not found" error means the model was withdrawn.
+RETIRED_WITHIN_SECONDS = 15.0
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +64,8 @@ class ImageSlot:
 
     index: int
     model: str = ""
-    # queued | sent (to Replicate, no answer yet) | starting | processing (as Replicate says) |
-    # succeeded | failed | canceled
+    # queued | uploading (the click's input images) | sent (to Replicate, no answer yet) |
+    # starting | processing (as Replicate says) | succeeded | failed | canceled
     status: str = "queued"
     started_at: float | None = None  # monotonic time the prediction was sent
     finished_at: float | None = None
@@ -66,6 +74,7 @@ class ImageSlot:
     paths: tuple[Path, ...] = ()  # the stored files: one, or several for a model with a list output
     message: str | None = None  # a person's words for a failure
     seed: int | None = None  # the seed sent with the prediction, when the model takes one
+    uploads: int = 0  # input images being uploaded for the click (status "uploading")
 
     @property
     def done(self) -> bool:
@@ -142,10 +151,16 @@ class GenerationService:
         quota: Quota | None = None,
         visitor_api_base: str = "https://api.replicate.com",
         webhook_url: str | None = None,
+        configured_model: str | None = None,
+        upload_roots: tuple[Path, ...] = (),
     ) -> None:
         self.client = client
         self.catalog = dict(catalog)
         self.default_model = default_model or next(iter(self.catalog))
+        # The model the settings ask for (the page says so once when it had to open on another).
+        self.configured_model = configured_model or self.default_model
+        # Where image files named by a request may be read from (Gradio's uploads, the history).
+        self.upload_roots = (*upload_roots, history.root)
         self.history = history
         self.max_images = max_images
         self.max_compare = 4
@@ -162,6 +177,7 @@ class GenerationService:
         self._sessions: dict[str, set[asyncio.Task]] = defaultdict(set)
         self._last: dict[str, Snapshot] = {}
         self._loop: asyncio.AbstractEventLoop | None = None  # where the generations run
+        self._background: set[asyncio.Task] = set()  # clean-ups that outlive their click
         self._accepting = True
         # History's tiles, made after the click's images are shown, one at a time, once no click is
         # in flight (at most TILE_DELAY_MAX later): off the clicks' path and out of their CPU's way.
@@ -182,13 +198,68 @@ class GenerationService:
     def validate(self, values: Mapping[str, object], num_images: object,
                  model: str | None = None) -> tuple[dict, int]:
         """Clean inputs and image count, or raise schema.InvalidRequest with a person's message
-        (also for a model Replicate no longer has: the catalog's problem, said before any call)."""
+        (also for a model Replicate no longer has: the catalog's problem, said before any call).
+
+        Image inputs come back as checked InputImages (or links), sent by `generate`. Their checks
+        decode images: from the event loop, call `avalidate`."""
         model = model or self.default_model
         entry = self.catalog.get(model)
         if entry is not None and entry.problem:
             raise InvalidRequest.single("model", entry.problem)
         count = messages.parse_image_count(num_images, self.max_images)
-        return self.schema_for(model).validate(values), count
+        schema = self.schema_for(model)
+        image_fields = [f for f in schema.fields if f.is_image]
+        images, problems = check_image_inputs(image_fields, values, model=model, allowed_roots=self.upload_roots)
+        # The schema checks the rest, and the links among the images; a checked file stands in as
+        # an empty data URI (a valid link) until it is uploaded.
+        stand_in = {f.name: _links_only(images.get(f.name)) for f in image_fields}
+        try:
+            clean = schema.validate({**values, **stand_in})
+        except InvalidRequest as error:
+            said = {p.field for p in problems}  # an image refused is not also "required"
+            raise InvalidRequest([*problems, *(p for p in error.problems if p.field not in said)]) from None
+        if problems:
+            raise InvalidRequest(problems)
+        clean.update(images)
+        return clean, count
+
+    async def avalidate(self, values: Mapping[str, object], num_images: object,
+                        model: str | None = None) -> tuple[dict, int]:
+        """`validate` in a worker thread: checking images decodes them."""
+        return await asyncio.to_thread(self.validate, values, num_images, model)
+
+    async def precheck_images(self, model: str, name: str, value: object) -> list[str]:
+        """What is wrong with the images just put into `model`'s image input `name` (nothing sent):
+        the page says so at once, and the click then finds them already checked."""
+        fields = [f for f in self.schema_for(model).fields if f.name == name and f.is_image]
+        _, problems = await asyncio.to_thread(check_image_inputs, fields, {name: value}, model=model,
+                                              allowed_roots=self.upload_roots)
+        return [problem.message for problem in problems]
+
+    def retire(self, model: str) -> None:
+        """Mark `model` as gone from Replicate (found out by a click): the picker and Compare show it
+        as retired, clicks on it are refused before anything is sent, the page opens on another."""
+        entry = self.catalog.get(model)
+        if entry is None or (entry.problem and entry.retired):
+            return
+        logger.warning("Replicate no longer serves %s: marking it retired", model)
+        self.catalog[model] = retired_entry(model, others=[m for m, e in self.catalog.items()
+                                                           if e.usable and m != model])
+        if model == self.default_model:
+            self.default_model = next((m for m, e in self.catalog.items() if e.usable), model)
+
+    def retirement_notice(self) -> str | None:
+        """Said once when the page opens on another model than the one it is set up for."""
+        wanted = self.catalog.get(self.configured_model)
+        if wanted is None or wanted.usable or self.default_model == self.configured_model:
+            return None
+        return messages.opened_instead(self.configured_model, self.default_model)
+
+    def usable_model(self, model: str | None) -> str:
+        """`model` when it can be used, else the one the page opens with (e.g. Reuse of an image
+        made by a model that was retired since)."""
+        entry = self.catalog.get(model or "")
+        return model if entry is not None and entry.usable else self.default_model
 
     def generate(
         self,
@@ -256,6 +327,13 @@ class GenerationService:
         reservation = None
         if not prepaid and not visitor.token and self.quota is not None and self.quota.enabled:
             reservation = self.quota.reserve(visitor.keys, len(slots))
+        # Input images go up once per click, in parallel, before the predictions that use them.
+        images = images_in(job.inputs for job in jobs)
+        uploads = asyncio.create_task(upload_all(client, images)) if images else None
+        # Kept beside the history meanwhile (Replicate deletes its copies): not after the image.
+        keeping = asyncio.create_task(asyncio.to_thread(self._keep_inputs, images)) if images else None
+        if images:
+            slots = [replace(slot, status="uploading", uploads=len(images)) for slot in slots]
         changed = asyncio.Event()
 
         def update(indexes: range, **changes: object) -> None:
@@ -265,7 +343,7 @@ class GenerationService:
 
         tasks = [
             asyncio.create_task(self._one_prediction(client, range(first, first + job.outputs), job,
-                                                     visitor.owner, update))
+                                                     visitor.owner, update, uploads, keeping))
             for first, job in zip(firsts, jobs)
         ]
         key = session or ""
@@ -304,6 +382,10 @@ class GenerationService:
             # cancelling the tasks makes the client cancel their predictions on Replicate.
             for task in tasks:
                 task.cancel()
+            if uploads is not None:
+                uploads.cancel()
+            if keeping is not None and not any(slot.paths for slot in slots):
+                self._spawn(self._release_inputs(keeping, images))  # nothing was made from them
             if reservation is not None:  # images that never reached Replicate are refunded
                 reservation.release(used_images=sum(slot.prediction_id is not None for slot in slots))
             self._sessions[key].difference_update(tasks)
@@ -360,11 +442,33 @@ class GenerationService:
         return self.history.delete(int(entry_id), owner=viewer.owner, everyone=viewer.everyone)
 
     def form_values(self, inputs: Mapping[str, object], model: str | None = None) -> dict[str, object]:
-        """Stored inputs as a model's form values: known fields only, defaults for the rest."""
+        """Stored inputs as a model's form values: known fields only, defaults for the rest. The
+        images it was made from come back as their kept files (paths), in the model's image input
+        of the same name, else in its first one (up to what that input takes)."""
         schema = self.schema_for(model if model in self.catalog else self.default_model)
         values = schema.defaults()
         values.update({k: v for k, v in inputs.items() if k in schema.names})
+        kept = {name: [path for n in names if (path := self.history.input_images.path(n))]
+                for name, names in InputImages.names_in(inputs)}
+        image_fields = [f for f in schema.fields if f.is_image]
+        for f in image_fields:  # stored names are not links: the kept files replace them below
+            value = values.get(f.name)
+            if InputImages.is_name(value):
+                del values[f.name]
+            elif isinstance(value, list):
+                values[f.name] = [v for v in value if not InputImages.is_name(v)] or copy.deepcopy(f.default)
+        if kept and image_fields:
+            target = next((f for f in image_fields if f.name in kept), image_fields[0])
+            paths = kept.get(target.name) or [p for group in kept.values() for p in group]
+            paths = [str(p) for p in paths][: target.image_limit]
+            if paths:
+                values[target.name] = paths if target.kind == "array" else paths[0]
         return values
+
+    def input_image_paths(self, inputs: Mapping[str, object]) -> list[Path]:
+        """The kept files of the images a history entry was made from, in order."""
+        return [path for _, names in InputImages.names_in(inputs) for n in names
+                if (path := self.history.input_images.path(n))]
 
     def settings_from_image(self, data: bytes) -> tuple[str, dict[str, object]] | None:
         """The model and form values embedded in one of our images (or an A1111-style one)."""
@@ -415,10 +519,17 @@ class GenerationService:
         await self.client.aclose()
 
     async def _one_prediction(self, client: ReplicateClient, index: range, job: Job, owner: str | None,
-                              update) -> None:
-        """Make one prediction and keep its files; `index` is the range of its slots (images)."""
+                              update, uploads: asyncio.Task | None = None, keeping: asyncio.Task | None = None
+                              ) -> None:
+        """Make one prediction and keep its files; `index` is the range of its slots (images).
+        `uploads` (the click's input images being sent) gives the links to send in their place."""
         model, inputs = job.model, dict(job.inputs)
         try:
+            sent = inputs
+            if uploads is not None:
+                links = await asyncio.shield(uploads)  # shared by the click's images
+                sent = with_links(inputs, links)
+                update(index, status="queued", uploads=0)
             async with self._in_flight:
                 await self._creates.acquire()
                 # "sent", not "starting": until Replicate answers, nothing is known of its state.
@@ -431,10 +542,12 @@ class GenerationService:
                 # Visitors' clients are not woken by our webhook route (it knows the host's secret only).
                 webhook = self.webhook_url if client is self.client else None
                 prediction = await client.run(
-                    model, inputs, timeout=self.timeout, on_update=on_update, webhook=webhook,
+                    model, sent, timeout=self.timeout, on_update=on_update, webhook=webhook,
                     webhook_events_filter=["completed"] if webhook else None,
                 )
                 update(index, prediction_id=prediction.id, predict_time=prediction.predict_time)
+                if keeping is not None:
+                    await asyncio.shield(keeping)  # the entry names its input images: they are on disk first
                 paths = await self._keep(client, model, prediction, inputs, owner)
             self._finish(index, paths, update)
         except asyncio.CancelledError:
@@ -442,7 +555,13 @@ class GenerationService:
             raise
         except PredictionCanceledError:
             update(index, status="canceled", finished_at=time.monotonic())
+        except UploadFailed as failed:
+            text = messages.describe_upload(failed.error, name=failed.image.name,
+                                            has_token=self.has_token or client is not self.client)
+            update(index, status="failed", message=text, finished_at=time.monotonic())
         except ReplicateError as error:
+            if _means_retired(error):
+                self.retire(model)
             has_token = self.has_token or client is not self.client
             text = messages.describe(error, model=model, inputs=inputs, has_token=has_token,
                                      others=[m for m, e in self.catalog.items() if e.usable and m != model])
@@ -500,7 +619,7 @@ class GenerationService:
     async def _store(self, model: str, prediction: Prediction, stored_id: str, inputs: Mapping,
                      download, owner: str | None) -> Path:
         entry = await asyncio.to_thread(
-            self.history.add,
+            self._add_to_history,
             data=download.data,
             fmt=download.format,
             prediction_id=stored_id,
@@ -515,6 +634,49 @@ class GenerationService:
         )
         return entry.path
 
+    def _keep_inputs(self, images: list[InputImage]) -> None:
+        for image in images:
+            self.history.input_images.put(image.data, image.format, image.sha256)
+
+    async def _release_inputs(self, keeping: asyncio.Task, images: list[InputImage]) -> None:
+        with contextlib.suppress(Exception):
+            await keeping
+        names = {InputImages.name_of(image.sha256, image.format) for image in images}
+        await asyncio.to_thread(self.history.release_input_images, names)
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _add_to_history(self, *, inputs: Mapping, **fields) -> Entry:
+        """Store the image; its input images (kept already by `_keep_inputs`) are named in its inputs."""
+
+        def kept(item: object) -> object:
+            return InputImages.name_of(item.sha256, item.format) if isinstance(item, InputImage) else item
+
+        named = {k: [kept(v) for v in value] if isinstance(value, list) else kept(value) for k, value in inputs.items()}
+        return self.history.add(inputs=named, **fields)
+
+
+def _links_only(value: object) -> object:
+    """An image input's value as the schema sees it: a checked file as an empty data URI."""
+    if isinstance(value, list):
+        return [_links_only(item) for item in value]
+    return "data:," if isinstance(value, InputImage) else value
+
+
+def _means_retired(error: ReplicateError) -> bool:
+    """Replicate says the model is gone: a 404 on create, or a prediction failing at once with a
+    not-found error about the model (not about an input link)."""
+    if isinstance(error, ModelNotFoundError):
+        return True
+    if not isinstance(error, PredictionFailedError):
+        return False
+    prediction = error.prediction
+    took = prediction.total_time or prediction.predict_time
+    return (took is None or took <= RETIRED_WITHIN_SECONDS) and means_retired(prediction.error)
+
 
 def _seed_of(job: Job) -> int | None:
     """The seed sent with the job's prediction (for a count-input model, the seed of its whole set)."""
@@ -524,7 +686,7 @@ def _seed_of(job: Job) -> int | None:
 
 def _visible(snapshot: Snapshot) -> tuple:
     """What of a snapshot the page shows."""
-    return tuple((slot.status, slot.paths, slot.message) for slot in snapshot.slots)
+    return tuple((slot.status, slot.paths, slot.message, slot.uploads) for slot in snapshot.slots)
 
 
 def _ended(before: Snapshot, after: Snapshot) -> bool:

@@ -22,6 +22,7 @@ __all__ = ["COUNT_INPUTS", "SEED_INPUT", "Planned", "count_input", "plan_images"
 
 COUNT_INPUTS = ("num_outputs", "max_images", "number_of_images")
 SEED_INPUT = "seed"
+SEQUENTIAL = "sequential_image_generation"
 _SEED_RANGE = (0, 2**31 - 1)  # what every bundled model accepts when its schema gives no bounds
 _random = random.SystemRandom()
 
@@ -52,7 +53,10 @@ def plan_images(schema: ModelSchema, inputs: Mapping[str, object], count: int,
             one[SEED_INPUT] = (low + (given - low + i) % (high - low + 1) if isinstance(given, int)
                                else rng.randint(low, high))
     if own is not None:
-        return [Planned({**planned[0], own: count}, outputs=count)]
+        one = {**planned[0], own: count}
+        if own == "max_images" and count > 1 and SEQUENTIAL in schema.names:
+            one[SEQUENTIAL] = "auto"  # Seedream makes max_images only in its "auto" group mode
+        return [Planned(one, outputs=count)]
     return [Planned(one) for one in planned]
 
 

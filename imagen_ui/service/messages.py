@@ -15,6 +15,7 @@ from imagen_ui.replicate.client import (
     InvalidInputError,
     ModelNotFoundError,
     NetworkError,
+    PayloadTooLargeError,
     PredictionAbortedError,
     PredictionCanceledError,
     PredictionFailedError,
@@ -32,8 +33,9 @@ TOKEN_HELP = (
     "Create a token at https://replicate.com/account/api-tokens and put it in the "
     "REPLICATE_API_TOKEN environment variable or a .env file, then restart the app."
 )
-# Google announced the end of its Imagen 4 endpoints for 2026-08-17; these take the same inputs.
-SUCCESSORS = ("google/imagen-4-ultra", "google/imagen-4", "google/nano-banana")
+# Google announced the end of its Imagen 4 endpoints for 2026-08-17 and named its Gemini image
+# models ("Nano Banana") as the replacement; they take the same four controls and reference images.
+SUCCESSORS = ("google/nano-banana-pro", "google/nano-banana-2")
 PERMISSIVE_SAFETY = "block_only_high"
 
 
@@ -102,6 +104,25 @@ def describe(
         return "The image Replicate returned could not be downloaded or was not a valid image. Try again."
     return "Replicate reported an error. Try again in a moment."
 
+
+
+def describe_upload(error: ReplicateError, *, name: str, has_token: bool = True) -> str:
+    """Why an input image could not be sent to Replicate, and what to do."""
+    if isinstance(error, UnauthenticatedError):
+        return describe(error, model="", has_token=has_token)
+    if isinstance(error, PayloadTooLargeError):
+        return f"{name} is too large for Replicate's file uploads (under 100 MB). Use a smaller image."
+    if isinstance(error, RateLimitedError):
+        return f"Replicate is rate-limiting uploads right now, so {name} was not sent. Try again in a few seconds."
+    if isinstance(error, (NetworkError, ServerError)):
+        return f"{name} could not be uploaded to Replicate (network or server trouble). Nothing was generated; try again."
+    return f"{name} could not be uploaded to Replicate. Nothing was generated; try again."
+
+
+def opened_instead(wanted: str, opened: str) -> str:
+    """The once-said notice when the page opens on another model than it is set up for."""
+    return (f"{wanted} is no longer available on Replicate (Google retired its Imagen 4 models in 2026), "
+            f"so this page opened on {opened}. Your history is kept; Reuse settings works with the other models.")
 
 
 def parse_image_count(value: object, maximum: int) -> int:

@@ -14,6 +14,7 @@ Layout::
     root/images/v-<key>/YYYY-MM/<name>       a visitor's images in public mode (key = hash of owner)
     root/previews/<same folders>/<name>.<px>.webp  small copies for the page (see previews.py)
     root/orphans/                            image files reconcile could not index
+    root/inputs/<xx>/<sha256>.<ext>          images generations were made from (input_images)
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from imagen_ui.store import metadata, previews
+from imagen_ui.store.input_images import InputImages
 
 __all__ = ["Entry", "History", "ReconcileReport"]
 
@@ -145,6 +147,7 @@ class History:
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root).expanduser().resolve()
         (self.root / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
+        self.input_images = InputImages(self.root)  # what entries were made from, named in their inputs
         (self.root / previews.PREVIEWS_DIR).mkdir(exist_ok=True)
         self._lock = threading.Lock()
         self._writing: set[str] = set()  # temp files of adds in progress: not leftovers
@@ -249,7 +252,7 @@ class History:
         where, args = _owner_filter(owner, everyone)
         with self._lock:
             found = self._conn.execute(
-                f"SELECT path FROM entries WHERE id = ? {'AND ' + where if where else ''}",
+                f"SELECT path, inputs FROM entries WHERE id = ? {'AND ' + where if where else ''}",
                 (entry_id, *args),
             ).fetchone()
             if found is None:
@@ -264,7 +267,18 @@ class History:
             with self._transaction():
                 self._conn.execute("DELETE FROM entries WHERE id = ?", (entry_id,))
                 self._mark_changed(found[0].rpartition("/")[0])
+            # Its input images go too, unless another entry was made from them as well.
+            self._release_input_images({n for _, group in InputImages.names_in(json.loads(found[1])) for n in group})
             return True
+
+    def release_input_images(self, names: set[str]) -> None:
+        """Remove kept input images that no entry names (those of a click that made nothing)."""
+        with self._lock:
+            self._release_input_images(names)
+
+    def _release_input_images(self, names: set[str]) -> None:
+        self.input_images.remove(n for n in names if not self._conn.execute(
+            "SELECT 1 FROM entries WHERE instr(inputs, ?) > 0 LIMIT 1", (n,)).fetchone())
 
     # --- reading ------------------------------------------------------------------------------
 

@@ -215,4 +215,10 @@ button.busy::after { content: attr(data-busy-label); position: absolute; inset: 
 .batch-failed td.batch-status, .batch-partial td.batch-status { color: var(--error-text-color); }
 #batch-rows { max-height: 520px; overflow-y: auto; }
 #batch-rows table, #batch-rows thead, #batch-rows tbody, #batch-rows tr { border: none !important; }
+/* Image inputs (ui.image_inputs): a compact row to reorder them, the notice of a withdrawn model. */
+.image-order { align-items: center; gap: 6px; }
+.image-order-help, .image-order-help * { font-size: var(--text-sm) !important; color: var(--body-text-color-subdued); }
+.image-order-help p { margin: 0; }
+#model-notice { border: 1px solid var(--color-accent); border-radius: 8px; padding: 4px 12px;
+                background: var(--color-accent-soft); }
 """

@@ -7,12 +7,15 @@ import gradio as gr
 
 from imagen_ui.schema import InvalidRequest, choice_label
 from imagen_ui.service import GenerationService
+from imagen_ui.ui import image_inputs
 from imagen_ui.ui import status_lines as status
 from imagen_ui.ui.session import Who, refusal, session_of, stream
 from imagen_ui.ui.tiles import Tiles, shape_of
 
 
-def build(service: GenerationService, own_token: gr.State, who: Who) -> None:
+def build(service: GenerationService, own_token: gr.State, who: Who, forms=None, tabs=None) -> gr.CheckboxGroup:
+    """The tab; returns its models' checkboxes (the page marks withdrawn models there). With `forms`
+    and `tabs`, a picked result can be used as the Generate tab's input image."""
     usable = [m for m, e in service.catalog.items() if e.usable]
     ratios = _shared_choices(service, usable, "aspect_ratio")
     with gr.Row(equal_height=False):
@@ -33,6 +36,8 @@ def build(service: GenerationService, own_token: gr.State, who: Who) -> None:
                                  height="auto", object_fit="contain", elem_id="compare-gallery",
                                  buttons=["download", "download_all", "fullscreen"])
             lines = gr.Markdown(label="status", elem_id="compare-status")
+            use_input = gr.Button("Use as input", size="sm", visible=False, elem_id="compare-use-as-input")
+            chosen = gr.State(None)
 
     async def compare(prompt: str, models: list[str], aspect_ratio: str | None, token: str | None,
                       request: gr.Request):
@@ -51,6 +56,26 @@ def build(service: GenerationService, own_token: gr.State, who: Who) -> None:
                              outputs=[gallery, lines], api_name="compare", concurrency_limit=None,
                              show_progress="minimal")
     cancel.click(None, cancels=[event], api_visibility="private")
+    if forms is None or tabs is None:
+        return models
+
+    def pick(request: gr.Request, event: gr.SelectData):
+        snapshot = service.last_snapshot(session_of(request))
+        value = event.value.get("image") if isinstance(event.value, dict) else None
+        path = value.get("path") if isinstance(value, dict) else None
+        known = snapshot is not None and any(str(p) == path for p in snapshot.paths)
+        return {chosen: path if known else None, use_input: gr.update(visible=known)}
+
+    gallery.select(pick, outputs=[chosen, use_input], api_visibility="private")
+    controls = image_inputs.controls_of(forms)
+
+    def use(data: dict):
+        return {**image_inputs.use_as_input(service, forms, data[forms.picker], data[chosen], data),
+                tabs: gr.Tabs(selected="generate-tab")}
+
+    use_input.click(use, inputs={forms.picker, chosen, *controls}, outputs=[forms.picker, tabs, *controls],
+                    api_visibility="private")
+    return models
 
 
 def _shared_choices(service: GenerationService, models: list[str], name: str) -> list[str]:

@@ -7,6 +7,7 @@ the shared prompt and never mixes one model's values into another's request.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ import gradio as gr
 from imagen_ui import gradio_tuning
 from imagen_ui.schema import InputField, ModelSchema, choice_label
 from imagen_ui.service import SEED_INPUT, count_input
+from imagen_ui.ui import image_inputs
 from imagen_ui.ui.labels import FIRST, help_for, label_for
 
 
@@ -57,22 +59,44 @@ class Forms:
         return updates
 
 
-def controls_for(schema: ModelSchema, *, primary: bool) -> dict[str, gr.components.Component]:
+def controls_for(schema: ModelSchema, *, primary: bool, check_images=None) -> dict[str, gr.components.Component]:
     """The controls of every input but the prompt, by input name in the schema's order (the API's
-    parameter order). Laid out with the common ones (labels.FIRST) up front and the rest under
-    "More options". The primary form keeps plain element ids (e.g. #aspect_ratio); the others'
-    are prefixed with the model's slug."""
+    parameter order). Laid out with the image inputs first (the drop area right under the prompt and
+    its buttons), then the common ones (labels.FIRST), the rest under "More options". The primary
+    form keeps plain element ids (e.g. #aspect_ratio); the others' are prefixed with the model's
+    slug. `check_images(name, value)` (async) says what is wrong with images dropped on an input."""
     prefix = "" if primary else f"{slug(schema.model)}-"
     own_count = count_input(schema)  # the page's one "Images" control sets it
     fields = [f for f in schema.fields if f.name not in ("prompt", own_count)]
-    first = [f for f in fields if f.name in FIRST]
-    rest = [f for f in fields if f.name not in FIRST]
-    made = {f.name: control_for(f, elem_id=prefix + f.name) for f in first}
+    first = sorted((f for f in fields if f.is_image or f.name in FIRST), key=lambda f: not f.is_image)
+    rest = [f for f in fields if not (f.is_image or f.name in FIRST)]
+    made = {f.name: control_for(f, elem_id=prefix + f.name, check_images=check_images) for f in first}
     if rest:
         with gr.Accordion("More options", open=False, elem_id=f"{prefix}more-options",
                           elem_classes=["more-options"]):
             made.update({f.name: control_for(f, elem_id=prefix + f.name) for f in rest})
-    return {f.name: made[f.name] for f in fields}
+    controls = {f.name: made[f.name] for f in fields}
+    _explain_matching(schema, controls)
+    return controls
+
+
+def _explain_matching(schema: ModelSchema, controls: dict) -> None:
+    """A model whose aspect ratio can be "Same as the input image" says what that gives: the first
+    image's shape, or, with no image yet, the ratio it falls back to."""
+    image = image_inputs.image_field(schema)
+    aspect = controls.get("aspect_ratio")
+    field = next((f for f in schema.fields if f.name == "aspect_ratio"), None)
+    if image is None or aspect is None or field is None or "match_input_image" not in (field.choices or ()):
+        return
+    drop = controls[image.name]
+    usual = help_for(field.name, field.description, has_choices=True) or ""
+    aspect.info = image_inputs.aspect_help(schema.model, usual, False, field.default)  # before any image
+
+    def explain(value, ratio):
+        return gr.update(info=image_inputs.aspect_help(schema.model, usual, bool(image_inputs.paths_of(value)), ratio))
+
+    for trigger in (drop.change, aspect.change):
+        trigger(explain, inputs=[drop, aspect], outputs=aspect, api_visibility="private", queue=False)
 
 
 def carried_over(values: Mapping[str, object], schema: ModelSchema) -> dict[str, object]:
@@ -88,7 +112,10 @@ def carried_over(values: Mapping[str, object], schema: ModelSchema) -> dict[str,
     return kept
 
 
-def control_for(field: InputField, *, elem_id: str) -> gr.components.Component:
+def control_for(field: InputField, *, elem_id: str, check_images=None) -> gr.components.Component:
+    if field.is_image:
+        check = functools.partial(check_images, field.name) if check_images else None
+        return image_inputs.image_control(field, elem_id=elem_id, check=check)
     label = label_for(field.name, field.label)
     info = help_for(field.name, field.description, has_choices=bool(field.choices))
     if field.name == SEED_INPUT and field.kind == "integer":

@@ -12,6 +12,7 @@ import gradio as gr
 
 from imagen_ui.schema import choice_label, humanize
 from imagen_ui.service import Entry, GenerationService
+from imagen_ui.ui import image_inputs
 from imagen_ui.ui.labels import label_for
 from imagen_ui.ui.session import Who, refusal
 
@@ -44,8 +45,12 @@ def build(service: GenerationService, forms, tabs: gr.Tabs, who: Who, tab: gr.Ta
                         elem_id="history-image")
         with gr.Column(scale=2):
             about = gr.Markdown(elem_id="history-about")
+            made_from = gr.Gallery(label="Made from", columns=6, fit_columns=False, height=110, object_fit="cover",
+                                   allow_preview=False, buttons=[], interactive=False, visible=False,
+                                   elem_id="history-inputs")
             with gr.Row():
                 reuse = gr.Button("Reuse settings", variant="primary", elem_id="history-reuse")
+                use_input = gr.Button("Use as input", elem_id="history-use-as-input")
                 download = gr.DownloadButton("Download", elem_id="history-download")
                 delete = gr.Button("Delete…", variant="stop", elem_id="history-delete")
             with gr.Group(visible=False, elem_id="history-confirm-box") as confirm_row:
@@ -90,25 +95,41 @@ def build(service: GenerationService, forms, tabs: gr.Tabs, who: Who, tab: gr.Ta
         entry_id = ids[event.index] if 0 <= event.index < len(ids) else None
         entry = service.history_entry(viewer(request), entry_id)
         path = str(entry.path) if entry else None
+        inputs = [str(p) for p in service.input_image_paths(entry.inputs)] if entry else []
         return {selected: entry.id if entry else None, details: gr.update(visible=entry is not None),
                 about: _details(entry) + _open_original(path) if entry else "", full: path, download: path,
-                confirm_row: gr.update(visible=False)}
+                confirm_row: gr.update(visible=False), made_from: gr.update(value=inputs, visible=bool(inputs))}
 
     gallery.select(choose, inputs=shown_ids,
-                   outputs=[selected, details, about, full, download, confirm_row],
+                   outputs=[selected, details, about, full, download, confirm_row, made_from],
                    api_visibility="private")
 
     def reuse_settings(entry_id: int | None, request: gr.Request):
         entry = service.history_entry(viewer(request), entry_id)
         if entry is None:
             raise refusal("Not found", "That image is no longer in the history.")
-        gr.Info("Settings copied to the Generate tab.")
-        model = entry.model if entry.model in service.catalog else service.default_model
+        model = service.usable_model(entry.model)
+        if model != entry.model:
+            gr.Info(f"{entry.model} is not available any more: settings copied to {model} instead.")
+        else:
+            gr.Info("Settings copied to the Generate tab.")
         values = service.form_values(entry.inputs, model)
         return {**forms.fill(model, values), tabs: gr.Tabs(selected="generate-tab")}
 
     reuse.click(reuse_settings, inputs=selected, outputs=[*forms.components, tabs],
                 api_visibility="private")
+
+    controls = image_inputs.controls_of(forms)
+
+    def use(data: dict, request: gr.Request):
+        entry = service.history_entry(viewer(request), data[selected])
+        if entry is None:
+            raise refusal("Not found", "That image is no longer in the history.")
+        return {**image_inputs.use_as_input(service, forms, data[forms.picker], str(entry.path), data),
+                tabs: gr.Tabs(selected="generate-tab")}
+
+    use_input.click(use, inputs={forms.picker, selected, *controls}, outputs=[forms.picker, tabs, *controls],
+                    api_visibility="private")
 
     delete.click(lambda: gr.update(visible=True), outputs=confirm_row, api_visibility="private")
     keep.click(lambda: gr.update(visible=False), outputs=confirm_row, api_visibility="private")
@@ -143,8 +164,16 @@ def _details(entry: Entry) -> str:
             ("Size", f"{entry.width}×{entry.height} {entry.format.upper()}, {entry.byte_size / 1024:.0f} KiB")]
     if entry.predict_time is not None:
         rows.append(("Model time", f"{entry.predict_time:.1f} s"))
-    rows += [(label_for(name, humanize(name)), choice_label(name, value)) for name, value in entry.inputs.items()
+    rows += [(label_for(name, humanize(name)), _shown(name, value)) for name, value in entry.inputs.items()
              if name != "prompt"]
     rows.append(("Prediction", entry.prediction_id))
     table = "\n".join(f"| {_cell(k)} | {_cell(v)} |" for k, v in rows)
     return f"**Prompt:** {html.escape(entry.prompt)}\n\n| Setting | Value |\n|---|---|\n{table}"
+
+
+def _shown(name: str, value: object) -> str:
+    """A stored input as a person reads it: kept input images by count (they show under Made from)."""
+    names = value if isinstance(value, list) else [value]
+    if names and all(isinstance(n, str) and n.startswith("inputs/") for n in names):
+        return f"{len(names)} image{'s' * (len(names) != 1)} (under Made from)"
+    return choice_label(name, value)

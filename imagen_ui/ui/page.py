@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import gradio as gr
@@ -14,6 +15,7 @@ from imagen_ui.ui import account as ui_account
 from imagen_ui.ui import batch_tab as ui_batch
 from imagen_ui.ui import compare_tab as ui_compare
 from imagen_ui.ui import history_tab as ui_history
+from imagen_ui.ui import image_inputs
 from imagen_ui.ui import mcp_tools as ui_mcp
 from imagen_ui.ui import snippets
 from imagen_ui.ui import status_lines as status
@@ -67,20 +69,23 @@ def build(
         gr.Markdown("## imagen-ui · text to image on Replicate")
         if offline_notice:
             gr.Markdown(offline_notice, elem_id="offline-banner")
+        # Said once, when the page opens on another model than it is set up for (Replicate withdrew it).
+        notice = gr.Markdown(visible=False, elem_id="model-notice")
         who = Who(public, trust_forwarded)
         with gr.Tabs(elem_id="tabs") as tabs:
             with gr.Tab("Generate", id="generate-tab"):
                 own_token = (ui_account.build(demo, service, secret_dir or service.history.root)
                              if public else gr.State(None))
-                forms = _playground(service, own_token, who)
+                forms, events = _playground(service, own_token, who)
                 ui_batch.build(batches, forms, own_token, who)
             with gr.Tab("Compare", id="compare-tab"):
-                ui_compare.build(service, own_token, who)
+                compared = ui_compare.build(service, own_token, who, forms, tabs)
             with gr.Tab("History", id="history-tab") as history_tab:
                 ui_history.build(service, forms, tabs, who, history_tab)
         if mcp:
             ui_mcp.build(service, who)
         demo.load(None, js=SET_COOKIE_JS)
+        _follow_retirements(demo, service, forms, notice, compared, events)
 
         def closed(request: gr.Request) -> None:
             service.cancel_session(session_of(request))
@@ -130,7 +135,8 @@ def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Fo
                 form = forms.forms[model]
                 with gr.Column(visible=model == default) as form.column:
                     if entry.schema is not None:
-                        form.controls = controls_for(entry.schema, primary=model == default)
+                        form.controls = controls_for(entry.schema, primary=model == default,
+                                                     check_images=functools.partial(service.precheck_images, model))
         with gr.Column(scale=3, min_width=320):
             gallery = gr.Gallery(
                 label="Images",
@@ -146,6 +152,8 @@ def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Fo
                 download_one = gr.DownloadButton("Download", visible=False, size="sm", elem_id="download")
                 download_all = gr.DownloadButton("Download all", visible=False, size="sm",
                                                  elem_id="download-all")
+                use_input = gr.Button("Use as input", visible=False, size="sm", elem_id="use-as-input")
+            chosen = gr.State(None)  # the image "Use as input" takes: the selected one, else the first
             status_box = gr.Markdown(label="status", elem_id="status")
             gr.HTML('<button id="notify-me" type="button">Notify me when images are ready in a background '
                     "tab</button>", elem_id="notify", padding=False)
@@ -206,10 +214,13 @@ def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Fo
                                     label="Download image 1" if len(paths) > 1 else "Download"),
             download_all: gr.update(value=str(archive) if archive else None, visible=archive is not None,
                                     label=f"Download all {len(paths)} (.zip)"),
+            use_input: gr.update(visible=bool(paths)),
+            chosen: str(paths[0]) if paths else None,
         }
 
     for event in (*events, stopped):
-        event.then(offer_downloads, outputs=[download_one, download_all], api_visibility="private")
+        event.then(offer_downloads, outputs=[download_one, download_all, use_input, chosen],
+                   api_visibility="private")
 
     picked = gr.State(0)  # the tile last selected (0: the first image)
 
@@ -219,12 +230,21 @@ def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Fo
         items = Tiles().items(snapshot) if snapshot else []
         path = items[event.index][0] if 0 <= event.index < len(items) else None
         if path is None or Path(path) not in snapshot.paths:
-            return {download_one: gr.update(visible=False), picked: event.index}
+            return {download_one: gr.update(visible=False), picked: event.index, use_input: gr.update(visible=False),
+                    chosen: None}
         return {download_one: gr.update(value=path, visible=True, label=f"Download image {event.index + 1}"),
-                picked: event.index}
+                picked: event.index, use_input: gr.update(visible=True), chosen: path}
 
-    gallery.select(pick_image, outputs=[download_one, picked], api_visibility="private")
+    gallery.select(pick_image, outputs=[download_one, picked, use_input, chosen], api_visibility="private")
     _wire_seed_buttons(service, forms, picked)
+    image_controls = image_inputs.controls_of(forms)
+
+    def use_chosen(data: dict):
+        """The generated image into the picked model's image input: edit the result next."""
+        return image_inputs.use_as_input(service, forms, data[picker], data[chosen], data)
+
+    use_input.click(use_chosen, inputs={picker, chosen, *image_controls}, outputs=[picker, *image_controls],
+                    api_visibility="private")
 
     def restore(path: str | None):
         found = service.settings_from_image(Path(path).read_bytes()) if path else None
@@ -237,7 +257,44 @@ def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Fo
 
     dropped.upload(restore, inputs=dropped, outputs=[*forms.components, dropped],
                    api_visibility="private")
-    return forms
+    return forms, events
+
+
+def _follow_retirements(demo: gr.Blocks, service: GenerationService, forms: Forms, notice: gr.Markdown,
+                        compared, events: list) -> None:
+    """A model Replicate withdrew is marked in the picker and Compare; the page opens on the first
+    usable one and says so once (on load); a click that finds a model gone moves the picker off it."""
+    picker = forms.picker
+
+    def models_now():
+        catalog = service.catalog
+        usable = [m for m, e in catalog.items() if e.usable]
+        return ([(_model_label(m, e), m) for m, e in catalog.items()], usable)
+
+    def on_load():
+        choices, usable = models_now()
+        text = service.retirement_notice()
+        return {picker: gr.update(choices=choices, value=service.default_model),
+                notice: gr.update(value=f"⚠ {text}" if text else "", visible=bool(text)),
+                compared: gr.update(choices=usable, value=usable[: service.max_compare])}
+
+    demo.load(on_load, outputs=[picker, notice, compared], api_visibility="private", queue=False)
+
+    def after_click(model: str):
+        entry = service.catalog.get(model)
+        if entry is None or not entry.retired:
+            return {picker: gr.skip(), notice: gr.skip(), compared: gr.skip()}
+        choices, usable = models_now()
+        moved = service.usable_model(model)
+        return {picker: gr.update(choices=choices, value=moved),
+                notice: gr.update(value=f"⚠ {model} is no longer available on Replicate, so the page "
+                                        f"moved to {moved}.", visible=True),
+                compared: gr.update(choices=usable, value=usable[: service.max_compare])}
+
+    for event in events:
+        # A click that finds its model gone fails, and Gradio runs no .then() after a failure.
+        for follow in (event.then, event.failure):
+            follow(after_click, inputs=picker, outputs=[picker, notice, compared], api_visibility="private")
 
 
 def _wire_seed_buttons(service: GenerationService, forms: Forms, picked: gr.State) -> None:
@@ -269,9 +326,9 @@ def _wire_generate(service, form: Form, prompt, count, own_token, who: Who, gall
     async def run(request: gr.Request, *values):
         *field_values, num_images, token = values
         # Positional: /generate's parameter order is the public API (prompt, then the schema's order).
-        try:
-            inputs, n = service.validate(dict(zip(["prompt", *form.controls], field_values)), num_images,
-                                         model=model)
+        try:  # checking input images decodes them: off the event loop
+            inputs, n = await service.avalidate(dict(zip(["prompt", *form.controls], field_values)),
+                                                num_images, model=model)
         except InvalidRequest as error:
             raise refusal("Check the form", str(error)) from None
         generation = service.generate(inputs, n, model=model, visitor=who(request, token),
@@ -349,6 +406,8 @@ def _limit_class(entry: ModelEntry) -> str:
 
 
 def _model_label(model: str, entry: ModelEntry) -> str:
+    if entry.retired:
+        return f"{model} (retired)"
     return f"{model} (unavailable)" if entry.problem else model
 
 

@@ -20,6 +20,8 @@ def slot_line(slot: ImageSlot, label=image_label) -> str:
     label = label(slot)
     if slot.status == "queued":
         text = "queued (waiting for a free slot)"
+    elif slot.status == "uploading":
+        text = f"{uploading(slot)}…"
     elif slot.status == "sent":
         text = "sent to Replicate…"  # the page counts the seconds meanwhile (ui.assets.PAGE_JS)
     elif slot.status in ("starting", "processing"):
@@ -34,6 +36,11 @@ def slot_line(slot: ImageSlot, label=image_label) -> str:
     else:
         text = "cancelled"
     return f"**{label}**: {html.escape(text, quote=False)}"
+
+
+def uploading(slot: ImageSlot) -> str:
+    """'uploading 2 images': the click's input images on their way to Replicate."""
+    return f"uploading {slot.uploads} image{'s' * (slot.uploads != 1)}"
 
 
 def render(snapshot: Snapshot | None, label=image_label) -> str:

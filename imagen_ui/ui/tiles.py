@@ -89,4 +89,6 @@ def _state(slot: ImageSlot) -> str:
         return "failed: " + (why if len(why) <= _CAPTION_CHARS else why[:_CAPTION_CHARS - 1] + "…")
     if slot.status == "processing":
         return "running"
+    if slot.status == "uploading":
+        return status_lines.uploading(slot)
     return {"sent": "sent", "canceled": "cancelled"}.get(slot.status, slot.status)

@@ -30,7 +30,8 @@ def client_for(emu, **kwargs) -> ReplicateClient:
 async def test_quick_model_finishes_on_the_first_round_trip(emulator) -> None:
     async with client_for(emulator) as client:
         prediction = await client.run(MODEL, INPUT)
-    assert prediction.status == "succeeded"
+    # Replicate's sync answer is "succeeded", or (as recorded) "processing" with the file already in.
+    assert prediction.status == "succeeded" or (prediction.status == "processing" and prediction.output_urls)
     assert client.calls == {"create": 1}
     assert emulator.count("GET", "/v1/predictions") == 0
     assert emulator.requests[0].headers["prefer"] == "wait=1"

@@ -37,6 +37,9 @@ class App:
 
     def launch(self, **options) -> None:
         """Serve the page (blocks unless prevent_thread_lock=True is passed)."""
+        from starlette.middleware import Middleware
+
+        from imagen_ui.public.request_guard import HeaderGuard
         from imagen_ui.settings import gradio_auth
         from imagen_ui.ui import LAUNCH_OPTIONS
 
@@ -50,10 +53,14 @@ class App:
         for key, value in gradio_tuning.launch_options(self.demo).items():
             options.setdefault(key, value)
         options.setdefault("auth", gradio_auth(settings))
+        # Gradio hands app_kwargs to FastAPI. Every request's headers are bounded before anything
+        # parses them (imagen_ui.public.request_guard).
+        app_kwargs = {"middleware": [Middleware(HeaderGuard)]}
         if self.webhooks is not None:
-            # Gradio hands app_kwargs to FastAPI: the route lives on the app's own server, outside
-            # the login (Replicate must reach it; the signature check is its lock).
-            options.setdefault("app_kwargs", {"routes": [self.webhooks.route]})
+            # The route lives on the app's own server, outside the login (Replicate must reach it;
+            # the signature check is its lock).
+            app_kwargs["routes"] = [self.webhooks.route]
+        options.setdefault("app_kwargs", app_kwargs)
         for key, value in LAUNCH_OPTIONS.items():
             options.setdefault(key, value)
         self.demo.launch(**options)

@@ -644,7 +644,7 @@ def _json_scalar(value: str) -> object:
     if re.fullmatch(r"-?\d+(\.\d+)?([eE][-+]?\d+)?|true|false|null|\[.*\]|\{.*\}", value):
         try:
             return json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: "[[[[…" nested past the parser's depth
             pass
     return value
 

@@ -87,9 +87,7 @@ def test_add_writes_a_file_with_parameters_and_survives_restart(tmp_path):
         assert reopened.page(everyone=True) == [jpg, png]
         assert reopened.get(png.id) == png
         assert reopened.get_by_prediction(jpg.prediction_id) == jpg
-        assert reopened.find_by_path(png.path) == png
-        assert reopened.find_by_path(tmp_path / "gradio-cache" / png.path.name) == png  # a copy, by name
-        assert reopened.find_by_path(tmp_path / "elsewhere.png") is None
+        assert reopened.get(10**6) is None and reopened.get_by_prediction("no-such-prediction") is None
 
 
 def test_add_is_idempotent_per_prediction(history):
@@ -172,7 +170,7 @@ def test_webp_is_stored_with_parameters_reopened_and_reindexed(tmp_path):
 
     with History(root) as reopened:
         assert reopened.last_reconcile.repairs == (0, 0, 0, 0) and reopened.get(entry.id) == entry
-        assert reopened.find_by_path(entry.path) == entry
+        assert reopened.get_by_prediction(entry.prediction_id) == entry
     with sqlite3.connect(root / "history.sqlite3") as db:  # as if the process died before its row
         db.execute("DELETE FROM entries")
     with History(root) as reconciled:

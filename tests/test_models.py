@@ -47,22 +47,35 @@ def test_a_differently_shaped_model_gets_its_own_form_and_runs(emulator, tmp_pat
         assert prediction["input"]["prompt"] == "kept across models"
 
 
-def test_a_list_output_model_keeps_every_file(emulator, tmp_path):
+def test_a_list_output_model_makes_its_images_in_one_prediction_with_one_count_control(emulator, tmp_path):
+    # flux's own num_outputs is the click's image count: no second control to multiply it with.
     with serve(tmp_path / "o", api_base=emulator.base_url, models=(*IMAGEN, FLUX)) as (app, url):
         client = Client(url, verbose=False, analytics_enabled=False)
         info = client.view_api(return_format="dict", print_info=False)
         flux_api = info["named_endpoints"]["/generate_flux_schnell"]
         names = [p["parameter_name"] for p in flux_api["parameters"]]
-        assert names[0] == "prompt" and "num_outputs" in names and names[-1] == "num_images"
-        values = {"prompt": "two at once", "num_outputs": 2, "output_format": "png"}
+        assert names[0] == "prompt" and "num_outputs" not in names and names[-1] == "num_images"
+        values = {"prompt": "three at once", "output_format": "png", "num_images": 3}
         args = [values.get(name, p.get("parameter_default")) for name, p in zip(names, flux_api["parameters"])]
-        args[-1] = 1
-        gallery, _ = client.predict(*args, api_name="/generate_flux_schnell")
-        assert len(gallery) == 2
+        gallery, status = client.predict(*args, api_name="/generate_flux_schnell")
+        assert len(gallery) == 3
         for item in gallery:
             with Image.open(item["image"]) as image:
                 assert image.format == "PNG"
-        assert len(app.service.history.page(everyone=True)) == 2
+        [prediction] = emulator.predictions()
+        assert prediction["input"]["num_outputs"] == 3 and isinstance(prediction["input"]["seed"], int)
+        assert len(app.service.history.page(everyone=True)) == 3
+        assert all(f"Image {n}" in status for n in (1, 2, 3))  # a status per output file
+
+
+def test_an_empty_seed_is_a_new_random_one_on_every_click_and_is_kept(emulator, tmp_path):
+    with serve(tmp_path / "o", api_base=emulator.base_url, models=(FLUX,)) as (app, url):
+        client = Client(url, verbose=False, analytics_enabled=False)
+        for prompt, seed in (("random seed", ""), ("random seed", ""), ("a fixed seed", "41")):
+            client.predict(prompt=prompt, seed=seed, num_images=1, api_name="/generate_flux_schnell")
+        seeds = [p["input"]["seed"] for p in reversed(emulator.predictions())]  # newest first, as Replicate lists
+        assert len(set(seeds[:2])) == 2 and seeds[2] == 41
+        assert {e.inputs["seed"] for e in app.service.history.page(everyone=True)} == set(seeds)
 
 
 def test_a_model_that_is_gone_is_reported_once_on_the_page(emulator, tmp_path, page):  # noqa: F811
@@ -133,3 +146,20 @@ def test_a_generation_completed_by_webhook_makes_no_status_calls(make_emulator, 
         creates = [r for r in emulator.requests if r.method == "POST" and r.path.endswith("/predictions")]
         assert all(b'"webhook": "http://127.0.0.1:' in r.body or b'"webhook":"http://127.0.0.1:' in r.body
                    for r in creates)
+
+
+def test_use_via_api_reads_the_picked_models_own_form_by_name(emulator, tmp_path, page):  # noqa: F811
+    # Flux's form comes after the three Imagen forms: its values must be found by input name.
+    with serve(tmp_path / "o", api_base=emulator.base_url, models=(*IMAGEN, FLUX)) as (_, url):
+        page.goto(url)
+        page.locator("#prompt textarea").fill("a flux request")
+        choose(page, "aspect_ratio", "16:9 landscape")  # imagen-4-fast's form: not part of flux's request
+        choose(page, "model", FLUX)
+        page.locator("#flux_schnell-num_inference_steps input[type=number]").fill("3")
+        choose(page, "flux_schnell-output_format", "PNG")
+        page.locator("#api-code").get_by_text("Use via API").click()
+        python = page.locator("#api-python")
+        expect(python).to_contain_text(FLUX)
+        expect(python).to_contain_text('"num_inference_steps": 3')
+        expect(python).to_contain_text('"output_format": "png"')
+        assert '"16:9"' not in python.inner_text()

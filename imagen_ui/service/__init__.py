@@ -1,6 +1,7 @@
 """The service layer: the one orchestrator between the page and everything behind it.
 
     generation      GenerationService: validate -> N predictions -> download -> store -> snapshots
+    image_count     a click's image count and seeds as predictions (the model's own count input)
     messages        the one place typed errors become a person's words
     catalog_loader  the offered models' schemas fetched at start-up
 
@@ -19,7 +20,9 @@ from imagen_ui.service.generation import (
     Viewer,
     Visitor,
 )
+from imagen_ui.service.image_count import SEED_INPUT, count_input
 from imagen_ui.store import Entry
 
-__all__ = ["SET_COOKIE_JS", "Entry", "GenerationService", "HistoryPage", "ImageSlot", "QuotaExceeded",
-           "ReplicateError", "ShuttingDown", "Snapshot", "Viewer", "Visitor", "visitor_id", "visitor_keys"]
+__all__ = ["SEED_INPUT", "SET_COOKIE_JS", "Entry", "GenerationService", "HistoryPage", "ImageSlot", "QuotaExceeded",
+           "ReplicateError", "ShuttingDown", "Snapshot", "Viewer", "Visitor", "count_input", "visitor_id",
+           "visitor_keys"]

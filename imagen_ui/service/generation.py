@@ -29,6 +29,7 @@ from imagen_ui.replicate.client import (
 from imagen_ui.replicate.pacing import TokenBucket
 from imagen_ui.schema import InvalidRequest, ModelSchema
 from imagen_ui.service import messages
+from imagen_ui.service.image_count import SEED_INPUT, plan_images
 from imagen_ui.store.history import Entry, History, parameters_of
 
 # Replicate allows 600 creates a minute per account; a burst covers one busy moment.
@@ -53,6 +54,7 @@ class ImageSlot:
     predict_time: float | None = None
     paths: tuple[Path, ...] = ()  # the stored files: one, or several for a model with a list output
     message: str | None = None  # a person's words for a failure
+    seed: int | None = None  # the seed sent with the prediction, when the model takes one
 
     @property
     def done(self) -> bool:
@@ -65,10 +67,12 @@ class ShuttingDown(Exception):
 
 @dataclass(frozen=True)
 class Job:
-    """One image to make: which model, with which validated inputs."""
+    """One prediction to make: which model, with which validated inputs, and how many of the
+    click's images it makes (more than one only through the model's own count input)."""
 
     model: str
     inputs: Mapping[str, object]
+    outputs: int = 1
 
 
 @dataclass(frozen=True)
@@ -148,15 +152,6 @@ class GenerationService:
         self._loop: asyncio.AbstractEventLoop | None = None  # where the generations run
         self._accepting = True
 
-    @property
-    def model(self) -> str:
-        return self.default_model
-
-    @property
-    def schema(self) -> ModelSchema:
-        """The schema of the model the page opens with."""
-        return self.schema_for(self.default_model)
-
     def schema_for(self, model: str) -> ModelSchema:
         entry = self.catalog.get(model)
         if entry is None or entry.schema is None:
@@ -186,9 +181,12 @@ class GenerationService:
         """Start `num_images` predictions of validated `inputs`; yield a Snapshot on every change.
 
         A visitor's own token pays for their images (and lifts the host's quota); otherwise the
-        host's quota applies, and quota.QuotaExceeded is raised before anything is sent."""
-        job = Job(model or self.default_model, inputs)
-        return self.run_jobs([job] * num_images, visitor=visitor, session=session)
+        host's quota applies, and quota.QuotaExceeded is raised before anything is sent.
+        Seeds and the model's own count input are planned by `image_count.plan_images`."""
+        model = model or self.default_model
+        jobs = [Job(model, planned.inputs, planned.outputs)
+                for planned in plan_images(self.schema_for(model), inputs, num_images)]
+        return self.run_jobs(jobs, visitor=visitor, session=session)
 
     def compare(
         self,
@@ -228,19 +226,24 @@ class GenerationService:
             raise ShuttingDown("The app is restarting. Try again in a moment.")
         self._loop = asyncio.get_running_loop()
         client = self._visitor_clients.get(visitor.token) if visitor.token else self.client
+        # One slot per image the click makes: tile 2 is always image 2, whatever happens to it.
+        firsts = [sum(job.outputs for job in jobs[:i]) for i in range(len(jobs))]
+        slots = [ImageSlot(index=first + k, model=job.model, seed=_seed_of(job))
+                 for first, job in zip(firsts, jobs) for k in range(job.outputs)]
         reservation = None
         if not visitor.token and self.quota is not None and self.quota.enabled:
-            reservation = self.quota.reserve(visitor.keys, len(jobs))
-        slots = [ImageSlot(index=i, model=job.model) for i, job in enumerate(jobs)]
+            reservation = self.quota.reserve(visitor.keys, len(slots))
         changed = asyncio.Event()
 
-        def update(index: int, **changes: object) -> None:
-            slots[index] = replace(slots[index], **changes)
+        def update(indexes: range, **changes: object) -> None:
+            for index in indexes:
+                slots[index] = replace(slots[index], **changes)
             changed.set()
 
         tasks = [
-            asyncio.create_task(self._one_image(client, i, job, visitor.owner, update))
-            for i, job in enumerate(jobs)
+            asyncio.create_task(self._one_prediction(client, range(first, first + job.outputs), job,
+                                                     visitor.owner, update))
+            for first, job in zip(firsts, jobs)
         ]
         key = session or ""
         self._sessions[key].update(tasks)
@@ -371,8 +374,9 @@ class GenerationService:
         await self._visitor_clients.aclose()
         await self.client.aclose()
 
-    async def _one_image(self, client: ReplicateClient, index: int, job: Job, owner: str | None,
-                         update) -> None:
+    async def _one_prediction(self, client: ReplicateClient, index: range, job: Job, owner: str | None,
+                              update) -> None:
+        """Make one prediction and keep its files; `index` is the range of its slots (images)."""
         model, inputs = job.model, dict(job.inputs)
         try:
             async with self._in_flight:
@@ -391,7 +395,7 @@ class GenerationService:
                 )
                 update(index, prediction_id=prediction.id, predict_time=prediction.predict_time)
                 paths = await self._keep(client, model, prediction, inputs, owner)
-            update(index, status="succeeded", paths=paths, finished_at=time.monotonic())
+            self._finish(index, paths, update)
         except asyncio.CancelledError:
             update(index, status="canceled", finished_at=time.monotonic())
             raise
@@ -404,8 +408,21 @@ class GenerationService:
             update(index, status="failed", message=text, finished_at=time.monotonic())
         except Exception:  # noqa: BLE001 - one broken image must not hide the others
             # The type only: an unexpected error's text could carry upstream data.
-            logger.exception("image %d failed unexpectedly", index)
+            logger.exception("image %d failed unexpectedly", index.start)
             update(index, status="failed", message=messages.UNEXPECTED, finished_at=time.monotonic())
+
+    @staticmethod
+    def _finish(index: range, paths: tuple[Path, ...], update) -> None:
+        """Each slot its own file; files beyond the slots (a list output longer than asked for)
+        join the last one, and a slot the model made no file for says so."""
+        done = time.monotonic()
+        for number, slot in enumerate(index):
+            mine = paths[number:number + 1] if slot != index[-1] else paths[number:]
+            if mine:
+                update(range(slot, slot + 1), status="succeeded", paths=mine, finished_at=done)
+            else:
+                update(range(slot, slot + 1), status="failed", finished_at=done,
+                       message=f"The model returned {len(paths)} of the {len(index)} images asked for.")
 
     async def _keep(self, client: ReplicateClient, model: str, prediction: Prediction,
                     inputs: Mapping, owner: str | None) -> tuple[Path, ...]:
@@ -439,6 +456,11 @@ class GenerationService:
             owner=owner,
         )
         return entry.path
+
+
+def _seed_of(job: Job) -> int | None:
+    seed = job.inputs.get(SEED_INPUT)
+    return seed if isinstance(seed, int) and job.outputs == 1 else None
 
 
 def _visible(snapshot: Snapshot) -> tuple:

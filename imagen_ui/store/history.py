@@ -94,10 +94,12 @@ _UPSERT_FOLDER = (
     "INSERT INTO folders (path, mtime_ns) VALUES (?, ?)"
     " ON CONFLICT (path) DO UPDATE SET mtime_ns = excluded.mtime_ns"
 )
-_COLUMNS = (
-    "id, path, prediction_id, model, prompt, inputs, created_at, predict_time,"
-    " format, width, height, byte_size, owner"
-)
+# What a row holds, by name: inserted from a dict, read back as sqlite3.Row (by name, not position).
+_ROW_FIELDS = ("path", "prediction_id", "model", "prompt", "prompt_folded", "inputs", "created_at",
+               "predict_time", "format", "width", "height", "byte_size", "owner")
+_COLUMNS = ", ".join(("id", *(name for name in _ROW_FIELDS if name != "prompt_folded")))
+_INSERT = (f"INSERT INTO entries ({', '.join(_ROW_FIELDS)})"
+           f" VALUES ({', '.join(':' + name for name in _ROW_FIELDS)})")
 
 
 @dataclass(frozen=True)
@@ -207,8 +209,9 @@ class History:
         body = _with_infotext(data, fmt, metadata.format_infotext(prompt, params))
         self._write_atomically(self.root / rel_path, body)
 
-        row = (rel_path, prediction_id, model, prompt, prompt.casefold(), json.dumps(inputs),
-               created, predict_time, fmt, width, height, len(body), owner)
+        row = _row(path=rel_path, prediction_id=prediction_id, model=model, prompt=prompt, inputs=inputs,
+                   created_at=created, predict_time=predict_time, format=fmt, width=width, height=height,
+                   byte_size=len(body), owner=owner)
         with self._lock:
             try:
                 with self._transaction():
@@ -222,7 +225,7 @@ class History:
                 if existing.path != self.root / rel_path:
                     (self.root / rel_path).unlink(missing_ok=True)
                 return existing
-        return _entry((entry_id, *row[:4], *row[5:]), self.root)
+        return _entry({"id": entry_id, **row}, self.root)
 
     def delete(self, entry_id: int, *, owner: str | None = None, everyone: bool = False) -> bool:
         """Delete an entry and its file if ``owner`` may (or ``everyone``); return whether it did."""
@@ -265,8 +268,7 @@ class History:
             " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
         )
         with self._lock:
-            rows = self._conn.execute(sql, (*args, limit, offset)).fetchall()
-        return [_entry(row, self.root) for row in rows]
+            return self._entries(sql, (*args, limit, offset))
 
     def count(self, *, owner: str | None = None, everyone: bool = False, query: str = "") -> int:
         """How many entries :meth:`page` can show with the same filters."""
@@ -281,17 +283,6 @@ class History:
     def get_by_prediction(self, prediction_id: str) -> Entry | None:
         with self._lock:
             return self._select_one("prediction_id = ?", (prediction_id,))
-
-    def find_by_path(self, path: Path | str) -> Entry | None:
-        """The entry of a file in this history, or of a copy with the same name (e.g. Gradio's
-        cache). It does not check the owner: callers in public mode must."""
-        candidate = Path(path).expanduser().resolve()
-        with self._lock:
-            if candidate.is_relative_to(self.root):
-                return self._select_one("path = ?", (candidate.relative_to(self.root).as_posix(),))
-            # A copy: the name ends with the prediction id, which is unique.
-            entry = self._select_one("prediction_id = ?", (candidate.stem.rsplit("_", 1)[-1],))
-        return entry if entry is not None and entry.path.name == candidate.name else None
 
     # --- repair -------------------------------------------------------------------------------
 
@@ -345,10 +336,10 @@ class History:
             fields = None
         owner = self._owner_of(rel_path)
         if fields is not None and owner is not False:
-            row = (rel_path, fields["prediction_id"], fields["model"], fields["prompt"],
-                   fields["prompt"].casefold(), json.dumps(fields["inputs"]), fields["created_at"],
-                   fields["predict_time"], _sniff(data), fields["width"], fields["height"],
-                   len(data), owner)
+            row = _row(path=rel_path, prediction_id=fields["prediction_id"], model=fields["model"],
+                       prompt=fields["prompt"], inputs=fields["inputs"], created_at=fields["created_at"],
+                       predict_time=fields["predict_time"], format=_sniff(data), width=fields["width"],
+                       height=fields["height"], byte_size=len(data), owner=owner)
             try:
                 self._insert(row)
                 return True
@@ -370,14 +361,13 @@ class History:
             raise
         self._conn.execute("COMMIT")
 
-    def _insert(self, row: tuple) -> int:
-        cursor = self._conn.execute(
-            "INSERT INTO entries (path, prediction_id, model, prompt, prompt_folded, inputs,"
-            " created_at, predict_time, format, width, height, byte_size, owner)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            row,
-        )
-        return cursor.lastrowid
+    def _insert(self, row: dict) -> int:
+        return self._conn.execute(_INSERT, row).lastrowid
+
+    def _entries(self, sql: str, args: tuple) -> list[Entry]:
+        cursor = self._conn.cursor()
+        cursor.row_factory = sqlite3.Row
+        return [_entry(row, self.root) for row in cursor.execute(sql, args)]
 
     def _mark_changed(self, folder: str) -> None:
         """List ``folder`` at the next start-up (its mtime says so too; this does not depend on
@@ -389,8 +379,8 @@ class History:
             parent = parent.rpartition("/")[0]
 
     def _select_one(self, where: str, args: tuple) -> Entry | None:
-        row = self._conn.execute(f"SELECT {_COLUMNS} FROM entries WHERE {where}", args).fetchone()
-        return _entry(row, self.root) if row else None
+        found = self._entries(f"SELECT {_COLUMNS} FROM entries WHERE {where}", args)
+        return found[0] if found else None
 
     def _folder_for(self, owner: str | None, created: str) -> str:
         """``images/YYYY-MM`` or, for a visitor, ``images/v-<key>/YYYY-MM`` (key registered)."""
@@ -495,11 +485,17 @@ class _Scan:
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _entry(row: tuple, root: Path) -> Entry:
-    (entry_id, rel_path, prediction_id, model, prompt, inputs, created_at, predict_time,
-     fmt, width, height, byte_size, owner) = row
-    return Entry(entry_id, root / rel_path, prediction_id, model, prompt, json.loads(inputs),
-                 created_at, predict_time, fmt, width, height, byte_size, owner)
+def _row(*, prompt: str, inputs: Mapping, **fields) -> dict:
+    """A row to insert, by column name (the prompt is also kept case-folded, for search)."""
+    return {"prompt": prompt, "prompt_folded": prompt.casefold(), "inputs": json.dumps(dict(inputs)), **fields}
+
+
+def _entry(row: Mapping, root: Path) -> Entry:
+    """An entry from a row read by name (sqlite3.Row or the inserted dict plus its id)."""
+    return Entry(id=row["id"], path=root / row["path"], prediction_id=row["prediction_id"],
+                 model=row["model"], prompt=row["prompt"], inputs=json.loads(row["inputs"]),
+                 created_at=row["created_at"], predict_time=row["predict_time"], format=row["format"],
+                 width=row["width"], height=row["height"], byte_size=row["byte_size"], owner=row["owner"])
 
 
 def _owner_filter(owner: str | None, everyone: bool) -> tuple[str, tuple]:

@@ -8,12 +8,14 @@ the shared prompt and never mixes one model's values into another's request.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import gradio as gr
 
 from imagen_ui import gradio_tuning
 from imagen_ui.schema import InputField, ModelSchema, choice_label
+from imagen_ui.service import SEED_INPUT, count_input
 
 # Readable labels where the schema's title says less than a person needs.
 LABELS = {"safety_filter_level": "Safety filter", "output_format": "Output format"}
@@ -21,13 +23,16 @@ LABELS = {"safety_filter_level": "Safety filter", "output_format": "Output forma
 
 @dataclass
 class Form:
-    """One model's controls (the prompt is shared by all forms)."""
+    """One model's controls, keyed by input name in the schema's order (the prompt is shared)."""
 
     model: str
-    controls: list
-    names: list[str]  # the controls' input names, in order
+    controls: dict[str, gr.components.Component] = field(default_factory=dict)
     column: gr.Column | None = None
     generate: gr.Button | None = None
+
+    def values(self, data: Mapping) -> dict[str, object]:
+        """This form's values by input name, from a handler's dict of inputs (component -> value)."""
+        return {name: data[control] for name, control in self.controls.items()}
 
 
 @dataclass
@@ -40,31 +45,38 @@ class Forms:
 
     @property
     def components(self) -> list:
-        return [self.picker, self.prompt, *(c for f in self.forms.values() for c in f.controls)]
+        """Every component `fill` may update: use as a handler's outputs."""
+        return [self.picker, self.prompt, *(c for f in self.forms.values() for c in f.controls.values())]
 
-    def fill(self, model: str, values: dict) -> list:
-        """Updates for `components`: pick `model` and set its form (and the prompt) from `values`;
-        every other form is left as it is."""
-        updates = [model, values.get("prompt", gr.skip())]
-        for name, form in self.forms.items():
-            if name == model:
-                updates += [values.get(n, gr.skip()) for n in form.names]
-            else:
-                updates += [gr.skip()] * len(form.controls)
+    def fill(self, model: str, values: Mapping) -> dict:
+        """Updates by component: pick `model` and set the prompt and that model's controls named in
+        `values`; every other control is left as it is."""
+        controls = self.forms[model].controls
+        updates: dict = {self.picker: model}
+        if "prompt" in values:
+            updates[self.prompt] = values["prompt"]
+        updates.update({controls[name]: value for name, value in values.items() if name in controls})
         return updates
 
 
-def controls_for(schema: ModelSchema, *, primary: bool) -> tuple[list, list[str]]:
-    """The controls of every input but the prompt. The primary form keeps plain element ids
-    (e.g. #aspect_ratio); the others' are prefixed with the model's slug."""
+def controls_for(schema: ModelSchema, *, primary: bool) -> dict[str, gr.components.Component]:
+    """The controls of every input but the prompt, by input name. The primary form keeps plain
+    element ids (e.g. #aspect_ratio); the others' are prefixed with the model's slug."""
     prefix = "" if primary else f"{slug(schema.model)}-"
-    fields = [f for f in schema.fields if f.name != "prompt"]
-    return [control_for(f, elem_id=prefix + f.name) for f in fields], [f.name for f in fields]
+    own_count = count_input(schema)  # the page's one "Images" control sets it
+    return {f.name: control_for(f, elem_id=prefix + f.name) for f in schema.fields
+            if f.name not in ("prompt", own_count)}
 
 
 def control_for(field: InputField, *, elem_id: str) -> gr.components.Component:
     label = LABELS.get(field.name) or field.label
     info = field.description or None
+    if field.name == SEED_INPUT and field.kind == "integer":
+        # A text box, not gr.Number: an empty Number is sent as 0, so every click repeated one seed.
+        return gr.Textbox(value="" if field.default is None else str(field.default), label=label,
+                          info="Empty: a new random seed for every image. A number: image 1 uses it, "
+                               "image 2 the next one…", placeholder="random", elem_id=elem_id,
+                          elem_classes=["seed-box"])
     if field.choices:
         choices = [(choice_label(field.name, value), value) for value in field.choices]
         # allow_custom_value: the schema, not Gradio, refuses an unknown value, with a clearer message.

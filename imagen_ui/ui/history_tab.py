@@ -62,8 +62,8 @@ def build(service: GenerationService, forms, tabs: gr.Tabs, who: Who, tab: gr.Ta
             label = f"Page {found.page + 1} of {found.pages} · {found.total} image{'s' * (found.total != 1)}"
         else:
             label = "No images match." if query else "No images yet: the ones you generate appear here."
-        return (items, label, found.page, [e.id for e in found.entries], None,
-                gr.update(visible=False), gr.update(visible=False))
+        return {gallery: items, where: label, page_no: found.page, shown_ids: [e.id for e in found.entries],
+                selected: None, details: gr.update(visible=False), confirm_row: gr.update(visible=False)}
 
     listing = [gallery, where, page_no, shown_ids, selected, details, confirm_row]
     refresh.click(load, inputs=[search, page_no], outputs=listing, api_name="history")
@@ -82,10 +82,10 @@ def build(service: GenerationService, forms, tabs: gr.Tabs, who: Who, tab: gr.Ta
     def choose(ids: list[int], request: gr.Request, event: gr.SelectData):
         entry_id = ids[event.index] if 0 <= event.index < len(ids) else None
         entry = service.history_entry(viewer(request), entry_id)
-        if entry is None:
-            return None, gr.update(visible=False), "", None, None, gr.update(visible=False)
-        path = str(entry.path)
-        return entry.id, gr.update(visible=True), _details(entry), path, path, gr.update(visible=False)
+        path = str(entry.path) if entry else None
+        return {selected: entry.id if entry else None, details: gr.update(visible=entry is not None),
+                about: _details(entry) if entry else "", full: path, download: path,
+                confirm_row: gr.update(visible=False)}
 
     gallery.select(choose, inputs=shown_ids,
                    outputs=[selected, details, about, full, download, confirm_row],
@@ -98,7 +98,7 @@ def build(service: GenerationService, forms, tabs: gr.Tabs, who: Who, tab: gr.Ta
         gr.Info("Settings copied to the Generate tab.")
         model = entry.model if entry.model in service.catalog else service.default_model
         values = service.form_values(entry.inputs, model)
-        return [*forms.fill(model, values), gr.Tabs(selected="generate-tab")]
+        return {**forms.fill(model, values), tabs: gr.Tabs(selected="generate-tab")}
 
     reuse.click(reuse_settings, inputs=selected, outputs=[*forms.components, tabs],
                 api_visibility="private")

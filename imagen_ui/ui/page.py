@@ -107,7 +107,7 @@ def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Fo
             with gr.Row():
                 for model in catalog:
                     primary = model == default
-                    forms.forms[model] = Form(model, [], [], generate=gr.Button(
+                    forms.forms[model] = Form(model, generate=gr.Button(
                         "Generate", variant="primary", visible=primary, elem_classes=["generate-button"],
                         elem_id="generate" if primary else f"generate-{slug(model)}",
                     ))
@@ -116,7 +116,7 @@ def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Fo
                 form = forms.forms[model]
                 with gr.Column(visible=model == default) as form.column:
                     if entry.schema is not None:
-                        form.controls, form.names = controls_for(entry.schema, primary=model == default)
+                        form.controls = controls_for(entry.schema, primary=model == default)
             count = gradio_tuning.accept_any_payload(gr.Slider(1, service.max_images, value=1, step=1, label="Number of images",
                                         elem_id="num_images"))
         with gr.Column(scale=3, min_width=320):
@@ -142,11 +142,12 @@ def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Fo
             )
 
     def pick(model: str):
-        shown = [gr.update(visible=m == model) for m in catalog]
-        return [_about(catalog[model]), *shown, *shown]
+        shown = {part: gr.update(visible=name == model)
+                 for name, form in forms.forms.items() for part in (form.column, form.generate)}
+        return {about: _about(catalog[model]), **shown}
 
-    picker.change(pick, inputs=picker, outputs=[about, *(f.column for f in forms.forms.values()),
-                                                 *(f.generate for f in forms.forms.values())],
+    picker.change(pick, inputs=picker,
+                  outputs=[about, *(part for f in forms.forms.values() for part in (f.column, f.generate))],
                   api_visibility="private")
 
     events = [_wire_generate(service, form, prompt, count, own_token, who, gallery, status_box,
@@ -163,9 +164,9 @@ def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Fo
         if found is None:
             if path:
                 gr.Warning("That image carries no settings of ours to reuse.")
-            return [gr.skip()] * len(forms.components) + [None]
+            return {dropped: None}
         gr.Info("Settings restored from the image.")
-        return [*forms.fill(*found), None]
+        return {**forms.fill(*found), dropped: None}
 
     dropped.upload(restore, inputs=dropped, outputs=[*forms.components, dropped],
                    api_visibility="private")
@@ -179,8 +180,9 @@ def _wire_generate(service, form: Form, prompt, count, own_token, who: Who, gall
 
     async def run(request: gr.Request, *values):
         *field_values, num_images, token = values
+        # Positional: /generate's parameter order is the public API (prompt, then the schema's order).
         try:
-            inputs, n = service.validate(dict(zip(["prompt", *form.names], field_values)), num_images,
+            inputs, n = service.validate(dict(zip(["prompt", *form.controls], field_values)), num_images,
                                          model=model)
         except InvalidRequest as error:
             raise gr.Error(str(error), title="Check the form", print_exception=False) from None
@@ -190,10 +192,10 @@ def _wire_generate(service, form: Form, prompt, count, own_token, who: Who, gall
             yield update
 
     run.__doc__ = f"Generate images with {model}: the prompt, its inputs, and the number of images."
-    gradio_tuning.name_parameters(run, ("prompt", *form.names, "num_images", "own_token"))
+    gradio_tuning.name_parameters(run, ("prompt", *form.controls, "num_images", "own_token"))
     return form.generate.click(
         run,
-        inputs=[prompt, *form.controls, count, own_token],  # own_token: session state, not in the API
+        inputs=[prompt, *form.controls.values(), count, own_token],  # own_token: session state, not in the API
         outputs=[gallery, status_box],
         api_name=api_name,
         concurrency_limit=None,  # I/O-bound: one visitor never waits for another's images
@@ -217,25 +219,21 @@ def _api_code(service: GenerationService, forms: Forms, count) -> None:
             with gr.Tab("curl"):
                 curl = gr.Code(language="shell", elem_id="api-curl", interactive=False)
         refresh = gr.Button("Update for the current settings", size="sm", elem_id="api-refresh")
-    names = [(m, f.names, len(f.controls)) for m, f in forms.forms.items()]
-
-    def show(model: str, prompt: str, *values):
-        offset = 0
-        for name, fields, size in names:
-            if name == model:
-                inputs = {"prompt": prompt or "", **dict(zip(fields, values[offset:offset + size]))}
-                break
-            offset += size
-        else:
+    def show(data: dict):
+        """Inputs by component (a set of inputs gives one dict): the picked model's form, by name."""
+        model = data[forms.picker]
+        form = forms.forms.get(model)
+        if form is None:
             return "", "", ""
         schema = service.schema_for(model)
+        inputs = {"prompt": data[forms.prompt] or "", **form.values(data)}
         inputs = {k: v for k, v in inputs.items() if v not in (None, "") or k == "prompt"}
         return (snippets.python_snippet(schema, inputs), snippets.javascript_snippet(schema, inputs),
                 snippets.curl_snippet(schema, inputs))
 
-    inputs = [forms.picker, forms.prompt, *(c for f in forms.forms.values() for c in f.controls)]
     for trigger in (accordion.expand, refresh.click):
-        trigger(show, inputs=inputs, outputs=[python, javascript, curl], api_visibility="private")
+        trigger(show, inputs=set(forms.components), outputs=[python, javascript, curl],
+                api_visibility="private")
 
 
 def _about(entry: ModelEntry) -> str:
@@ -254,8 +252,8 @@ def _model_label(model: str, entry: ModelEntry) -> str:
 
 
 def _examples(form: Form, prompt: gr.Textbox, schema: ModelSchema | None) -> None:
-    if schema is None or "aspect_ratio" not in form.names:
+    aspect = form.controls.get("aspect_ratio")
+    if schema is None or aspect is None:
         gr.Examples([[p] for p, _ in EXAMPLES], inputs=[prompt], label="Examples")
         return
-    aspect = form.controls[form.names.index("aspect_ratio")]
     gr.Examples([list(e) for e in EXAMPLES], inputs=[prompt, aspect], label="Examples")

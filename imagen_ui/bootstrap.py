@@ -55,7 +55,8 @@ class App:
         options.setdefault("auth", gradio_auth(settings))
         # Gradio hands app_kwargs to FastAPI. Every request's headers are bounded before anything
         # parses them (imagen_ui.public.request_guard).
-        app_kwargs = {"middleware": [Middleware(HeaderGuard)]}
+        app_kwargs = {"middleware": [Middleware(HeaderGuard)],
+                      "exception_handlers": gradio_tuning.exception_handlers()}
         if self.webhooks is not None:
             # The route lives on the app's own server, outside the login (Replicate must reach it;
             # the signature check is its lock).
@@ -158,6 +159,7 @@ def create_app(settings: Settings, *, emulator=None) -> App:
         if started_here:
             emulator.stop()
         raise
+    gradio_tuning.explain_bad_calls(demo)
     gradio_tuning.freeze_startup_objects()
     return App(settings, demo, service, catalog[default].source, emulator if started_here else None,
                webhooks)

@@ -17,6 +17,7 @@ import importlib.util
 import inspect
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -27,6 +28,8 @@ __all__ = [
     "accept_any_payload",
     "check_version",
     "configure_environment",
+    "exception_handlers",
+    "explain_bad_calls",
     "freeze_startup_objects",
     "launch_options",
     "memoize_block_configs",
@@ -147,3 +150,64 @@ def freeze_startup_objects() -> None:
         sys.modules["matplotlib"] = None  # type: ignore[assignment]
     gc.collect()
     gc.freeze()
+
+
+def explain_bad_calls(demo: Any) -> None:
+    """A call with too few values, or a value a component cannot read (a number where a list goes),
+    fails in Gradio before any handler of ours runs: with a blank error for the caller and a
+    traceback in the host's log. It now fails with a gr.Error naming what the call needs."""
+    import gradio as gr
+    import pydantic
+
+    preprocess_data = demo.preprocess_data
+
+    async def checked(block_fn, inputs, state, explicit_call=False):
+        wanted = block_fn.inputs
+        if not isinstance(inputs, list) or len(inputs) < len(wanted):
+            names = _parameter_names(block_fn)
+            sent = len(inputs) if isinstance(inputs, list) else 0
+            values = "value" if len(names) == 1 else "values"
+            raise gr.Error(f"This call takes {len(names)} {values} ({', '.join(names)}); it sent {sent}.",
+                           title="Check the call", print_exception=False)
+        try:
+            return await preprocess_data(block_fn, inputs, state, explicit_call)
+        except gr.Error:
+            raise
+        except (ValueError, TypeError, pydantic.ValidationError) as error:
+            index = re.search(r"at index (\d+)", str(error)[:500])
+            block = wanted[int(index[1])] if index and int(index[1]) < len(wanted) else None
+            what = f"The value for {_input_name(block)}" if block is not None else "A value"
+            raise gr.Error(f"{what} is not of a kind this call takes.", title="Check the call",
+                           print_exception=False) from None
+
+    demo.preprocess_data = checked
+
+
+def exception_handlers() -> dict:
+    """For launch(app_kwargs=...): an API name the app does not have is a 404 (Gradio answers 500)."""
+    from gradio.route_utils import FnIndexInferError
+    from starlette.responses import PlainTextResponse
+
+    def unknown(request, error):
+        name = request.path_params.get("api_name") or request.url.path.rsplit("/", 1)[-1]
+        return PlainTextResponse(f"No API endpoint named {name[:100]!r}; see /gradio_api/info.", status_code=404)
+
+    return {FnIndexInferError: unknown}
+
+
+def _parameter_names(block_fn: Any) -> list[str]:
+    """What the API page calls the event's parameters: the handler's own names (name_parameters
+    gives them), else the components' labels; state inputs are not sent by callers."""
+    sent = [block for block in block_fn.inputs if not getattr(block, "stateful", False)]
+    try:
+        parameters = [p for p in inspect.signature(block_fn.fn).parameters.values()
+                      if p.name != "request" and p.kind is not inspect.Parameter.VAR_POSITIONAL]
+    except (TypeError, ValueError):
+        parameters = []
+    if len(parameters) >= len(sent):
+        return [p.name for p in parameters[:len(sent)]]
+    return [_input_name(block) for block in sent]
+
+
+def _input_name(block: Any) -> str:
+    return str(getattr(block, "label", None) or getattr(block, "elem_id", None) or type(block).__name__.lower())

@@ -364,12 +364,12 @@ def _clean_token(text: str, source: str) -> str | None:
     token = text.strip().strip("\"'").strip()
     if not token:
         return None
-    if any(ch.isspace() or not ch.isprintable() for ch in token):
+    if any(ch.isspace() or not ch.isprintable() or not ch.isascii() for ch in token):
         where = "the environment" if source == "environment" else ".env"
         # The token itself is never quoted back.
         raise SettingsError(
-            f"REPLICATE_API_TOKEN in {where} contains spaces or control characters; copy it again from "
-            "https://replicate.com/account/api-tokens."
+            f"REPLICATE_API_TOKEN in {where} contains spaces, control or non-ASCII characters; copy it "
+            "again from https://replicate.com/account/api-tokens."
         )
     return token
 

@@ -18,6 +18,7 @@ __all__ = [
     "DownloadError",
     "InsufficientCreditError",
     "InvalidInputError",
+    "MalformedTokenError",
     "ModelNotFoundError",
     "NetworkError",
     "NotFoundError",
@@ -59,6 +60,11 @@ class ReplicateError(Exception):
 
 class UnauthenticatedError(ReplicateError):
     """401: the token is missing, wrong or revoked."""
+
+
+class MalformedTokenError(UnauthenticatedError):
+    """A token that cannot be one of Replicate's (spaces, line breaks, control or non-ASCII
+    characters, or far too long): refused before it is put in any header. Holds nothing of it."""
 
 
 class InsufficientCreditError(ReplicateError):

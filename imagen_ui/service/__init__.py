@@ -21,8 +21,9 @@ from imagen_ui.service.generation import (
     Visitor,
 )
 from imagen_ui.service.image_count import SEED_INPUT, count_input
+from imagen_ui.service.messages import token_refusal
 from imagen_ui.store import Entry
 
 __all__ = ["SEED_INPUT", "SET_COOKIE_JS", "Entry", "GenerationService", "HistoryPage", "ImageSlot", "QuotaExceeded",
-           "ReplicateError", "ShuttingDown", "Snapshot", "Viewer", "Visitor", "count_input", "visitor_id",
-           "visitor_keys"]
+           "ReplicateError", "ShuttingDown", "Snapshot", "Viewer", "Visitor", "count_input", "token_refusal",
+           "visitor_id", "visitor_keys"]

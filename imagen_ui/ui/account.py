@@ -13,7 +13,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from imagen_ui.service import GenerationService, ReplicateError
+from imagen_ui.service import GenerationService, ReplicateError, token_refusal
 
 SECRET_FILE = ".browser-state-secret"
 
@@ -43,7 +43,7 @@ def build(demo: gr.Blocks, service: GenerationService, secret_dir: Path) -> gr.S
             user = await service.check_token(token)
         except ReplicateError as error:
             service.forget_token(token)
-            return None, _refused(error)
+            return None, token_refusal(error)
         return token, f"Using your token (Replicate account **{html.escape(user)}**): no limit applies."
 
     check.click(use, inputs=box, outputs=[own_token, whose], api_visibility="private")
@@ -59,13 +59,6 @@ def build(demo: gr.Blocks, service: GenerationService, secret_dir: Path) -> gr.S
     forget.click(drop, inputs=own_token, outputs=[own_token, whose], api_visibility="private")
     forget.click(None, outputs=[stored, box], js="() => [null, '']", api_visibility="private")
     return own_token
-
-
-def _refused(error: ReplicateError) -> str:
-    status = getattr(error, "status", None)
-    if status == 401:
-        return "Replicate did not accept that token. Check it and try again."
-    return "Could not check the token with Replicate right now. Try again in a moment."
 
 
 def _secret(directory: Path) -> str:

@@ -110,6 +110,9 @@ def create_app(settings: Settings, *, emulator=None) -> App:
 
     from imagen_ui import ui
     from imagen_ui.emulator import Emulator
+    from imagen_ui.public.budget import OWN_TOKEN_HINT as BUDGET_TOKEN_HINT
+    from imagen_ui.public.budget import Budget
+    from imagen_ui.public.proxies import same_peer_warning
     from imagen_ui.public.quota import quota_from_settings, trust_forwarded_for
     from imagen_ui.replicate.client import ReplicateClient
     from imagen_ui.replicate.webhook_receiver import WebhookReceiver
@@ -149,6 +152,8 @@ def create_app(settings: Settings, *, emulator=None) -> App:
             max_images=settings.max_images,
             has_token=bool(token),
             quota=quota_from_settings(settings),  # one that never refuses unless quotas_active
+            budget=(Budget(settings.daily_budget, own_token_hint=BUDGET_TOKEN_HINT if settings.public else None)
+                    if settings.budget_active else None),
             visitor_api_base=settings.api_base or "https://api.replicate.com",
             webhook_url=webhook_url,
         )
@@ -160,6 +165,11 @@ def create_app(settings: Settings, *, emulator=None) -> App:
             emulator.stop()
         raise
     gradio_tuning.explain_bad_calls(demo)
+    if warning := same_peer_warning(settings):
+        logger.warning("%s", warning)
+    if settings.budget_active:
+        logger.info("Daily budget: $%g a day (UTC) of images on the host's token, estimated from Replicate's "
+                    "prices; the log says the spend as it grows.", settings.daily_budget)
     gradio_tuning.freeze_startup_objects()
     return App(settings, demo, service, catalog[default].source, emulator if started_here else None,
                webhooks)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import ipaddress
+import math
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -65,6 +67,9 @@ class Settings:
     quota_concurrent: int = 2  # generations at once per visitor, same conditions; 0 = no limit
     auth: tuple[Credential, ...] = dataclasses.field(default=(), repr=False)  # Gradio login, if any
     public_url: str | None = None  # the app's own public base URL (for webhooks)
+    daily_budget: float | None = None  # dollars a UTC day of images on the host's token; None = no limit
+    # Proxies whose X-Forwarded-For names the visitor: addresses or networks, "*" for any peer.
+    trusted_proxies: tuple[str, ...] = ()
     _token_source: TokenSource | None = dataclasses.field(default=None, repr=False, compare=False)
     _on_spaces: bool = dataclasses.field(default=False, repr=False)
 
@@ -88,6 +93,11 @@ class Settings:
         """True when quotas guard the host's money: public mode with images from Replicate (not the
         offline emulator). A visitor's own token is exempt too, but that is decided per request."""
         return self.public and not self.use_emulator
+
+    @property
+    def budget_active(self) -> bool:
+        """True when a daily budget guards the host's token (images from Replicate, not the emulator)."""
+        return bool(self.daily_budget) and not self.use_emulator
 
     @property
     def use_emulator(self) -> bool:
@@ -151,6 +161,14 @@ def build_arg_parser() -> argparse.ArgumentParser:
          help="generations each visitor may run at once on the host's token, 0 = unlimited "
          "(env IMAGEN_UI_QUOTA_CONCURRENT; default 2; public mode only, off on a local run "
          "whatever is set)")
+    flag("--daily-budget", type=_flag(_parse_budget), metavar="USD",
+         help="dollars a day (UTC) that images on the host's token may cost, all visitors together, "
+         "estimated from a bundled price table; 0 = no limit (env IMAGEN_UI_DAILY_BUDGET; default no limit; "
+         "visitors with their own token are not counted)")
+    flag("--trusted-proxies", type=_flag(_parse_proxies), metavar="ADDR,NET",
+         help="proxies whose X-Forwarded-For header names the visitor, e.g. 127.0.0.1 for a reverse proxy "
+         "on this machine, or * for any (as uvicorn's --forwarded-allow-ips); without it, every visitor "
+         "behind such a proxy looks like one address (env IMAGEN_UI_TRUSTED_PROXIES)")
     flag("--auth", type=_flag(parse_credential), action="append", metavar="USER:PASSWORD",
          help="require a login; repeat for more users (env IMAGEN_UI_AUTH=\"user:pass,user2:pass2\"). "
          "Flags are visible to other users of this machine (ps): prefer --auth-file")
@@ -235,6 +253,8 @@ def load_settings(
             setting(args.auth_file, "IMAGEN_UI_AUTH_FILE", _parse_path, None),
         ),
         public_url=setting(args.public_url, "IMAGEN_UI_PUBLIC_URL", _parse_public_url, space_url),
+        daily_budget=setting(args.daily_budget, "IMAGEN_UI_DAILY_BUDGET", _parse_budget, None) or None,
+        trusted_proxies=setting(args.trusted_proxies, "IMAGEN_UI_TRUSTED_PROXIES", _parse_proxies, ()),
         _token_source=token_source,
         _on_spaces=on_spaces,
     )
@@ -304,6 +324,33 @@ def _parse_limit(text: str) -> int:
     if value < 0:
         raise ValueError(f"must be a whole number, 0 or more (0 means no limit) (got {text!r})")
     return value
+
+
+def _parse_budget(text: str) -> float:
+    try:
+        value = float(text.strip().removeprefix("$").replace(",", ""))
+    except ValueError:
+        value = -1.0
+    if not (math.isfinite(value) and 0 <= value <= 1_000_000):
+        raise ValueError(f"must be a number of US dollars, e.g. 5 or 12.50, 0 for no limit (got {text!r})")
+    return value
+
+
+def _parse_proxies(text: str) -> tuple[str, ...]:
+    proxies = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        if part != "*":
+            try:
+                part = str(ipaddress.ip_network(part, strict=False))
+            except ValueError:
+                raise ValueError("must be addresses or networks separated by commas, e.g. 127.0.0.1 or "
+                                 f"10.0.0.0/8, or * for any (got {text!r})") from None
+        proxies.append(part)
+    if not proxies:
+        raise ValueError("must name at least one address, network or *")
+    return tuple(dict.fromkeys(proxies))
 
 
 def _parse_path(text: str) -> Path:

@@ -62,3 +62,56 @@ def call(url: str, fn_index: int, data: list[Any], *, trigger_id: int | None = N
                 if message.get("msg") in ("process_completed", "unexpected_error"):
                     return message
     raise RuntimeError("the stream ended without a result")
+
+
+class Session:
+    """One browser session's queue: join events, listen to the stream, cancel as the Stop button does."""
+
+    def __init__(self, url: str, **headers: str) -> None:
+        self.url = url
+        self.session_hash = uuid.uuid4().hex[:11]
+        self.http = httpx.Client(timeout=30, headers=headers)
+        self.messages: list[dict[str, Any]] = []
+        self._listener = None
+
+    def join(self, fn_index: int, data: list[Any], *, trigger_id: int | None = None) -> str:
+        joined = self.http.post(f"{self.url}gradio_api/queue/join", json={
+            "data": data, "event_data": None, "fn_index": fn_index, "trigger_id": trigger_id,
+            "session_hash": self.session_hash})
+        joined.raise_for_status()
+        if self._listener is None or not self._listener.is_alive():  # the stream closes when idle
+            import threading
+
+            self._listener = threading.Thread(target=self._listen, daemon=True)
+            self._listener.start()
+        return joined.json()["event_id"]
+
+    def cancel(self, fn_index: int, event_id: str) -> None:
+        self.http.post(f"{self.url}gradio_api/cancel", json={
+            "event_id": event_id, "session_hash": self.session_hash, "fn_index": fn_index}).raise_for_status()
+
+    def close(self) -> None:
+        self.http.close()
+
+    def _listen(self) -> None:
+        try:
+            with httpx.stream("GET", f"{self.url}gradio_api/queue/data", headers=self.http.headers,
+                              params={"session_hash": self.session_hash}, timeout=None) as stream:
+                for line in stream.iter_lines():
+                    if line.startswith("data:"):
+                        self.messages.append(json.loads(line[5:]))
+        except httpx.HTTPError:
+            return
+
+
+def result(session: Session, event_id: str, timeout: float = 30.0) -> dict[str, Any]:
+    """The last message of `event_id` on `session`'s stream (its process_completed)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for message in list(session.messages):
+            if message.get("event_id") == event_id and message.get("msg") == "process_completed":
+                return message
+        time.sleep(0.05)
+    raise TimeoutError(f"no result for {event_id} within {timeout} s")

@@ -45,6 +45,7 @@ from imagen_ui.replicate.errors import (
     SafetyFilterError,
     ServerError,
     UnauthenticatedError,
+    create_refused,
     error_for_outcome,
     error_from_response,
 )
@@ -78,6 +79,7 @@ __all__ = [
     "ServerError",
     "TERMINAL_STATUSES",
     "UnauthenticatedError",
+    "create_refused",
     "token_problem",
 ]
 

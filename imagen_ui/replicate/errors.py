@@ -33,6 +33,7 @@ __all__ = [
     "SafetyFilterError",
     "ServerError",
     "UnauthenticatedError",
+    "create_refused",
     "error_for_outcome",
     "error_from_response",
     "parse_retry_after",
@@ -235,3 +236,14 @@ def error_from_response(response: httpx.Response, *, route: str = "other") -> Re
     if status >= 500:
         return ServerError(message, **kw)
     return ReplicateError(message, **kw)
+
+
+def create_refused(error: BaseException) -> bool:
+    """True when `error`, raised by a create, means certainly no prediction exists: Replicate
+    answered it with a 4xx, or the request never left this process. A timeout, a dropped connection
+    or a 5xx after sending (AmbiguousCreateError) may have created one: False, as for anything else."""
+    if isinstance(error, AmbiguousCreateError) or not isinstance(error, ReplicateError):
+        return False
+    if isinstance(error, MalformedTokenError) or type(error) is NetworkError:
+        return True
+    return error.status is not None and 400 <= error.status < 500

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from imagen_ui.catalog import ModelEntry
+from imagen_ui.public.budget import Budget
 from imagen_ui.public.quota import Quota
 from imagen_ui.replicate.client import (
     DownloadError,
@@ -25,10 +26,13 @@ from imagen_ui.replicate.client import (
     PredictionCanceledError,
     ReplicateClient,
     ReplicateError,
+    create_refused,
 )
 from imagen_ui.replicate.pacing import TokenBucket
 from imagen_ui.schema import InvalidRequest, ModelSchema
 from imagen_ui.service import messages
+from imagen_ui.service.charges import Charges
+from imagen_ui.service.fair_share import FairQueue, lane_of
 from imagen_ui.service.image_count import SEED_INPUT, plan_images
 from imagen_ui.store.history import Entry, History, parameters_of
 
@@ -55,6 +59,9 @@ class ImageSlot:
     paths: tuple[Path, ...] = ()  # the stored files: one, or several for a model with a list output
     message: str | None = None  # a person's words for a failure
     seed: int | None = None  # the seed sent with the prediction, when the model takes one
+    # Its create may have reached Replicate (so it may be billed): set when the create is sent,
+    # cleared only when Replicate certainly made nothing (a 4xx answer, a request that never left).
+    sent: bool = False
 
     @property
     def done(self) -> bool:
@@ -128,6 +135,7 @@ class GenerationService:
         timeout: float = 600.0,
         has_token: bool = True,
         quota: Quota | None = None,
+        budget: Budget | None = None,
         visitor_api_base: str = "https://api.replicate.com",
         webhook_url: str | None = None,
     ) -> None:
@@ -139,10 +147,12 @@ class GenerationService:
         self.max_compare = 4
         self.timeout = timeout
         self.has_token = has_token
-        # A queue, not errors: a click beyond the bound waits for a free slot.
-        self._in_flight = asyncio.Semaphore(max_in_flight)
-        self._creates = TokenBucket(rate=CREATES_PER_SECOND, burst=CREATE_BURST)
+        # A queue, not errors: a click beyond the bound waits for a free slot, its visitor's turn
+        # coming round-robin with every other visitor's (fair_share).
+        self._turns = FairQueue(max_in_flight, TokenBucket(rate=CREATES_PER_SECOND, burst=CREATE_BURST))
         self.quota = quota
+        self.budget = budget
+        self._charges = Charges(quota, budget)
         # Where Replicate can reach this app: predictions then report their end by webhook and
         # polling is only the safety net (see bootstrap).
         self.webhook_url = webhook_url
@@ -230,9 +240,9 @@ class GenerationService:
         firsts = [sum(job.outputs for job in jobs[:i]) for i in range(len(jobs))]
         slots = [ImageSlot(index=first + k, model=job.model, seed=_seed_of(job))
                  for first, job in zip(firsts, jobs) for k in range(job.outputs)]
-        reservation = None
-        if not visitor.token and self.quota is not None and self.quota.enabled:
-            reservation = self.quota.reserve(visitor.keys, len(slots))
+        images = [(job.model, job.inputs) for job in jobs for _ in range(job.outputs)]
+        tab = self._charges.open(visitor.keys, images, own_token=bool(visitor.token))
+        lane = lane_of(visitor.keys)
         changed = asyncio.Event()
 
         def update(indexes: range, **changes: object) -> None:
@@ -242,7 +252,7 @@ class GenerationService:
 
         tasks = [
             asyncio.create_task(self._one_prediction(client, range(first, first + job.outputs), job,
-                                                     visitor.owner, update))
+                                                     visitor.owner, update, lane))
             for first, job in zip(firsts, jobs)
         ]
         key = session or ""
@@ -280,8 +290,7 @@ class GenerationService:
             # cancelling the tasks makes the client cancel their predictions on Replicate.
             for task in tasks:
                 task.cancel()
-            if reservation is not None:  # images that never reached Replicate are refunded
-                reservation.release(used_images=sum(slot.prediction_id is not None for slot in slots))
+            tab.settle([slot.sent for slot in slots])  # refunds what certainly never reached Replicate
             self._sessions[key].difference_update(tasks)
             if not self._sessions[key]:
                 self._sessions.pop(key, None)
@@ -375,15 +384,17 @@ class GenerationService:
         await self.client.aclose()
 
     async def _one_prediction(self, client: ReplicateClient, index: range, job: Job, owner: str | None,
-                              update) -> None:
+                              update, lane: str = "") -> None:
         """Make one prediction and keep its files; `index` is the range of its slots (images)."""
         model, inputs = job.model, dict(job.inputs)
+        created: str | None = None  # the prediction's id, once Replicate answered the create
         try:
-            async with self._in_flight:
-                await self._creates.acquire()
-                update(index, status="starting", started_at=time.monotonic())
+            async with self._turns.turn(lane):
+                update(index, status="starting", started_at=time.monotonic(), sent=True)
 
                 def on_update(prediction: Prediction) -> None:
+                    nonlocal created
+                    created = prediction.id
                     shown = _shown_status(prediction.status)
                     update(index, prediction_id=prediction.id, **({"status": shown} if shown else {}))
 
@@ -405,7 +416,8 @@ class GenerationService:
             has_token = self.has_token or client is not self.client
             text = messages.describe(error, model=model, inputs=inputs, has_token=has_token,
                                      others=[m for m, e in self.catalog.items() if e.usable and m != model])
-            update(index, status="failed", message=text, finished_at=time.monotonic())
+            update(index, status="failed", message=text, finished_at=time.monotonic(),
+                   **({"sent": False} if created is None and create_refused(error) else {}))
         except Exception:  # noqa: BLE001 - one broken image must not hide the others
             # The type only: an unexpected error's text could carry upstream data.
             logger.exception("image %d failed unexpectedly", index.start)

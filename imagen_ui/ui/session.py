@@ -7,6 +7,7 @@ import contextlib
 import gradio as gr
 
 from imagen_ui.service import (
+    BudgetSpent,
     QuotaExceeded,
     ShuttingDown,
     Viewer,
@@ -43,6 +44,8 @@ async def stream(generation, render, item=lambda slot, path: str(path)):
             last = await anext(generation)  # the quota is checked before anything is sent
         except QuotaExceeded as error:
             raise gr.Error(str(error), title="Limit reached", print_exception=False) from None
+        except BudgetSpent as error:
+            raise gr.Error(str(error), title=error.title, print_exception=False) from None
         except ShuttingDown as error:
             raise gr.Error(str(error), title="Restarting", print_exception=False) from None
         yield [], render(last)

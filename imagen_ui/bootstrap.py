@@ -50,7 +50,7 @@ class App:
         # Only the image files: the SQLite index beside them holds every visitor's prompts.
         options.setdefault("allowed_paths", [str(self.service.history.images_dir)])
         options.setdefault("footer_links", [])
-        for key, value in gradio_tuning.launch_options(self.demo).items():
+        for key, value in gradio_tuning.launch_options(self.demo, public=settings.public).items():
             options.setdefault(key, value)
         options.setdefault("auth", gradio_auth(settings))
         # Gradio hands app_kwargs to FastAPI. Every request's headers are bounded before anything
@@ -65,6 +65,7 @@ class App:
         for key, value in LAUNCH_OPTIONS.items():
             options.setdefault(key, value)
         self.demo.launch(**options)
+        gradio_tuning.close_deep_links(self.demo.server_app)
         if options["share"] and not getattr(self.demo, "share_url", None):
             # Said once, plainly; Gradio keeps serving on the local address.
             logger.warning("No public share link (no internet?): serving locally at %s only.",
@@ -114,6 +115,7 @@ def create_app(settings: Settings, *, emulator=None) -> App:
     from imagen_ui.public.budget import Budget
     from imagen_ui.public.proxies import same_peer_warning
     from imagen_ui.public.quota import quota_from_settings, trust_forwarded_for
+    from imagen_ui.public.remembered_tokens import TokenVault
     from imagen_ui.replicate.client import ReplicateClient
     from imagen_ui.replicate.webhook_receiver import WebhookReceiver
     from imagen_ui.service.catalog_loader import load_catalog
@@ -152,6 +154,7 @@ def create_app(settings: Settings, *, emulator=None) -> App:
             max_images=settings.max_images,
             has_token=bool(token),
             quota=quota_from_settings(settings),  # one that never refuses unless quotas_active
+            vault=TokenVault(settings.history_dir) if settings.public else None,
             budget=(Budget(settings.daily_budget, own_token_hint=BUDGET_TOKEN_HINT if settings.public else None)
                     if settings.budget_active else None),
             visitor_api_base=settings.api_base or "https://api.replicate.com",
@@ -165,6 +168,7 @@ def create_app(settings: Settings, *, emulator=None) -> App:
             emulator.stop()
         raise
     gradio_tuning.explain_bad_calls(demo)
+    gradio_tuning.limit_uploads(demo)
     if warning := same_peer_warning(settings):
         logger.warning("%s", warning)
     if settings.budget_active:

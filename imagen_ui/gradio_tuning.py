@@ -27,11 +27,13 @@ __all__ = [
     "MAX_THREADS",
     "accept_any_payload",
     "check_version",
+    "close_deep_links",
     "configure_environment",
     "exception_handlers",
     "explain_bad_calls",
     "freeze_startup_objects",
     "launch_options",
+    "limit_uploads",
     "memoize_block_configs",
     "name_parameters",
     "tune_queue",
@@ -50,6 +52,12 @@ QUEUE_SUMMARY_ENV = {"GRADIO_ANALYTICS_CACHE_FREQUENCY": "100", "GRADIO_ANALYTIC
 # Gradio's "auto" sends every queued event a fresh position (a pydantic message each) whenever any
 # event starts: O(n²) in a burst of clicks. Once a second is plenty when events hardly wait.
 STATUS_UPDATE_RATE = 1.0
+# /gradio_api/upload takes files from anyone who can reach the page, and Gradio keeps them until it
+# restarts (two 50 MB files stayed): one file is capped (a reference image is a few MB; Replicate
+# itself advises data URIs of 1 MB at most), and every hour uploads older than an hour are removed.
+MAX_UPLOAD = "20mb"
+CACHE_CLEANUP = (3600, 3600)  # (every N seconds, files older than M seconds): Blocks(delete_cache=)
+DEEP_LINK_ROUTE = "/gradio_api/deep_link"
 _MEMOIZED_METHODS = ("api_info", "api_info_as_input", "api_info_as_output", "example_inputs")
 
 
@@ -117,9 +125,27 @@ def tune_queue(demo: Any, *, max_threads: int = MAX_THREADS) -> None:
     demo.queue(default_concurrency_limit=None, status_update_rate=STATUS_UPDATE_RATE)
 
 
-def launch_options(demo: Any) -> dict:
-    """What launch() must be given so it keeps what `tune_queue` set."""
-    return {"max_threads": demo.max_threads}
+def launch_options(demo: Any, *, public: bool = False) -> dict:
+    """What launch() must be given so it keeps what `tune_queue` set, with uploads capped. In public
+    mode the browser keeps no run history: Gradio records a run's inputs in localStorage, a password
+    box's value (a visitor's token) included."""
+    options = {"max_threads": demo.max_threads, "max_file_size": MAX_UPLOAD}
+    if public:
+        options["run_history"] = False
+    return options
+
+
+def limit_uploads(demo: Any) -> None:
+    """Before launch: Gradio deletes its cached uploads on CACHE_CLEANUP's schedule (read at launch)."""
+    demo.delete_cache = CACHE_CLEANUP
+
+
+def close_deep_links(app: Any) -> None:
+    """After launch: no deep links. Gradio's /gradio_api/deep_link writes a session's component values
+    (every input of its events, a password box's value included) to a file it then serves to anyone
+    who has the link. The page has no deep-link button; the route answers 404 like any unknown path."""
+    app.router.routes[:] = [route for route in app.router.routes
+                            if getattr(route, "path", None) != DEEP_LINK_ROUTE]
 
 
 def name_parameters(handler: Callable, names: Sequence[str], *, request_first: bool = True) -> None:

@@ -58,7 +58,7 @@ def test_the_budget_is_spent_refused_plainly_lifted_by_a_visitors_token_and_rese
         session = raw_gradio.Session(url, cookie=COOKIE)
         cfg = raw_gradio.config(url)
         check, check_trigger = raw_gradio.event_index(cfg, "own-token-check", "click")
-        checked = raw_gradio.result(session, session.join(check, ["r8_visitorsOwnToken0123456789abcdef01"],
+        checked = raw_gradio.result(session, session.join(check, ["r8_visitorsOwnToken0123456789abcdef01", False],
                                                           trigger_id=check_trigger))
         assert "Using your token" in checked["output"]["data"][1]
         generate, trigger = raw_gradio.event_index(cfg, "generate", "click")

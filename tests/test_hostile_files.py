@@ -9,6 +9,7 @@ import io
 import threading
 import time
 import zlib
+from pathlib import Path
 
 import httpx
 import pytest
@@ -83,3 +84,50 @@ def test_a_cookie_of_backslashes_stalls_no_one(emulator, tmp_path, escapes):
             assert answer.status_code == 431 and "too large" in answer.text
         else:  # dropped, and the request is served as the visitor's own
             assert answer.status_code == 200 and "event: complete" in result.text
+
+
+def test_uploads_are_capped_and_cleaned_up(emulator, tmp_path, monkeypatch):
+    """/gradio_api/upload took files of any size from anyone, and kept them until a restart (two 50 MB
+    files stayed). Now one file is capped at 20 MB, and old uploads are removed on a schedule (an hour;
+    a second here)."""
+    from pathlib import Path
+
+    from imagen_ui import gradio_tuning
+
+    monkeypatch.setattr(gradio_tuning, "CACHE_CLEANUP", (1, 1), raising=False)
+    with serve(tmp_path / "o", api_base=emulator.base_url, public=True) as (_, url):
+        big = httpx.post(f"{url}gradio_api/upload", files={"files": ("big.png", b"\0" * (50 * 2**20))},
+                         timeout=120)
+        small = httpx.post(f"{url}gradio_api/upload", files={"files": ("small.png", b"\0" * 1000)}, timeout=30)
+        print(f"\n50 MB upload: HTTP {big.status_code}; 1 KB upload: HTTP {small.status_code}")
+        assert big.status_code == 413
+        assert small.status_code == 200
+        kept = Path(small.json()[0])
+        assert kept.exists()
+        deadline = time.monotonic() + 15
+        while kept.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        print(f"1 KB upload still on disk after {15 - (deadline - time.monotonic()):.0f} s: {kept.exists()}")
+        assert not kept.exists()
+
+
+def test_no_deep_link_holds_a_visitors_token(emulator, tmp_path):
+    """Gradio's deep link wrote a session's values, the token box included, to a file it served to
+    whoever held the session hash (or the link)."""
+    import uuid
+
+    token = f"r8_DEEPLINK{uuid.uuid4().hex}"  # unique: Gradio's temp dir outlives a test run
+    with serve(tmp_path / "o", api_base=emulator.base_url, public=True) as (app, url):
+        cfg = raw_gradio.config(url)
+        check, trigger = raw_gradio.event_index(cfg, "own-token-check", "click")
+        session = raw_gradio.Session(url)
+        raw_gradio.result(session, session.join(check, [token, False], trigger_id=trigger))
+        link = httpx.get(f"{url}gradio_api/deep_link", params={"session_hash": session.session_hash}, timeout=10)
+        served = httpx.get(url, params={"deep_link": link.text.strip('"')}, timeout=10).text if link.is_success else ""
+        uploads = Path(app.demo.server_app.uploaded_file_dir)
+        written = [p for p in uploads.rglob("*") if p.is_file() and token.encode() in p.read_bytes()]
+        session.close()
+    print(f"\ndeep link: HTTP {link.status_code}; token in the page it opens: {token in served}; "
+          f"files holding the token: {len(written)}")
+    assert link.status_code == 404
+    assert token not in served and not written

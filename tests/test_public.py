@@ -119,9 +119,6 @@ def test_visitor_uses_their_own_token_and_is_not_limited(make_emulator, tmp_path
         page.locator("#num_images input[type=number]").fill("3")
         page.locator("#generate").click()
         expect(page.locator("#gallery button.thumbnail-item")).to_have_count(3, timeout=10_000)
-        page.reload()  # the browser keeps the token: still usable after a reload
-        page.locator("#own-token").get_by_text("Use your own Replicate token").click()
-        expect(page.locator("#own-token-status")).to_contain_text("emulator")
         assert all(r.headers.get("authorization") in (None, "Bearer r8_visitor-own-token")
                    for r in emulator.requests)
 

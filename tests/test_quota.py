@@ -8,6 +8,7 @@ import gradio as gr
 import pytest
 from starlette.requests import Request
 
+from imagen_ui.public.proxies import ProxyTrust, same_peer_warning
 from imagen_ui.public.quota import (
     ANONYMOUS_KEY,
     UNLIMITED,
@@ -18,7 +19,6 @@ from imagen_ui.public.quota import (
     trust_forwarded_for,
     visitor_keys,
 )
-from imagen_ui.public.proxies import ProxyTrust, same_peer_warning
 from imagen_ui.public.visitors import COOKIE
 from imagen_ui.settings import Settings
 

@@ -7,6 +7,8 @@
     request_guard  bounded request headers before anything parses them (ASGI middleware)
 """
 
+from imagen_ui.public.budget import Budget, BudgetSpent
+from imagen_ui.public.proxies import ProxyTrust, same_peer_warning
 from imagen_ui.public.quota import (
     Quota,
     QuotaExceeded,
@@ -16,8 +18,6 @@ from imagen_ui.public.quota import (
     trust_forwarded_for,
     visitor_keys,
 )
-from imagen_ui.public.budget import Budget, BudgetSpent
-from imagen_ui.public.proxies import ProxyTrust, same_peer_warning
 from imagen_ui.public.visitors import SET_COOKIE_JS, visitor_id
 
 __all__ = ["SET_COOKIE_JS", "Budget", "BudgetSpent", "ProxyTrust", "Quota", "QuotaExceeded", "Reservation",

@@ -25,7 +25,8 @@ from imagen_ui.pricing import PRICES_AS_OF, format_usd
 __all__ = ["OWN_TOKEN_HINT", "Budget", "BudgetHold", "BudgetSpent"]
 
 log = logging.getLogger(__name__)
-OWN_TOKEN_HINT = "paste your own Replicate token under \"Use your own Replicate token\" to keep going, paid by your account"
+OWN_TOKEN_HINT = ("paste your own Replicate token under \"Use your own Replicate token\" to keep going, "
+                  "paid by your account")
 _STEPS = 10  # the log says the spend at every tenth of the budget
 
 

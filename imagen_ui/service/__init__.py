@@ -9,12 +9,20 @@ The page imports only this package (and the pure modules): what it needs of the 
 (a history entry, a refused quota, who a request comes from) is named here.
 """
 
-from imagen_ui.public import SET_COOKIE_JS, BudgetSpent, QuotaExceeded, visitor_id, visitor_keys
+from imagen_ui.public import (
+    SET_COOKIE_JS,
+    BudgetSpent,
+    QuotaExceeded,
+    visitor_id,
+    visitor_keys,
+)
+from imagen_ui.public.remembered_tokens import TokenForgotten
 from imagen_ui.replicate import ReplicateError
 from imagen_ui.service.generation import (
     GenerationService,
     HistoryPage,
     ImageSlot,
+    Restored,
     ShuttingDown,
     Snapshot,
     Viewer,
@@ -24,6 +32,6 @@ from imagen_ui.service.image_count import SEED_INPUT, count_input
 from imagen_ui.service.messages import token_refusal
 from imagen_ui.store import Entry
 
-__all__ = ["SEED_INPUT", "SET_COOKIE_JS", "BudgetSpent", "Entry", "GenerationService", "HistoryPage", "ImageSlot", "QuotaExceeded",
-           "ReplicateError", "ShuttingDown", "Snapshot", "Viewer", "Visitor", "count_input", "token_refusal",
-           "visitor_id", "visitor_keys"]
+__all__ = ["SEED_INPUT", "SET_COOKIE_JS", "BudgetSpent", "Entry", "GenerationService", "HistoryPage", "ImageSlot",
+           "QuotaExceeded", "ReplicateError", "Restored", "ShuttingDown", "Snapshot", "TokenForgotten", "Viewer",
+           "Visitor", "count_input", "token_refusal", "visitor_id", "visitor_keys"]

@@ -20,6 +20,7 @@ from pathlib import Path
 from imagen_ui.catalog import ModelEntry
 from imagen_ui.public.budget import Budget
 from imagen_ui.public.quota import Quota
+from imagen_ui.public.remembered_tokens import TokenForgotten, TokenVault
 from imagen_ui.replicate.client import (
     DownloadError,
     Prediction,
@@ -108,6 +109,15 @@ class HistoryPage:
 
 
 @dataclass(frozen=True)
+class Restored:
+    """Settings read from an image: the model, its form values, and the inputs left out as invalid."""
+
+    model: str
+    values: dict[str, object]
+    skipped: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Snapshot:
     slots: tuple[ImageSlot, ...]
 
@@ -136,6 +146,7 @@ class GenerationService:
         has_token: bool = True,
         quota: Quota | None = None,
         budget: Budget | None = None,
+        vault: TokenVault | None = None,
         visitor_api_base: str = "https://api.replicate.com",
         webhook_url: str | None = None,
     ) -> None:
@@ -152,6 +163,7 @@ class GenerationService:
         self._turns = FairQueue(max_in_flight, TokenBucket(rate=CREATES_PER_SECOND, burst=CREATE_BURST))
         self.quota = quota
         self.budget = budget
+        self.vault = vault  # visitors' remembered tokens (public mode)
         self._charges = Charges(quota, budget)
         # Where Replicate can reach this app: predictions then report their end by webhook and
         # polling is only the safety net (see bootstrap).
@@ -235,6 +247,8 @@ class GenerationService:
         if not self._accepting:
             raise ShuttingDown("The app is restarting. Try again in a moment.")
         self._loop = asyncio.get_running_loop()
+        if visitor.token and self.vault is not None and self.vault.forgotten(visitor.token):
+            raise TokenForgotten
         client = self._visitor_clients.get(visitor.token) if visitor.token else self.client
         # One slot per image the click makes: tile 2 is always image 2, whatever happens to it.
         firsts = [sum(job.outputs for job in jobs[:i]) for i in range(len(jobs))]
@@ -331,19 +345,28 @@ class GenerationService:
         return self.history.delete(int(entry_id), owner=viewer.owner, everyone=viewer.everyone)
 
     def form_values(self, inputs: Mapping[str, object], model: str | None = None) -> dict[str, object]:
-        """Stored inputs as a model's form values: known fields only, defaults for the rest."""
+        """Stored inputs as a model's form values: known fields only, each one valid for the model's
+        schema (the others are left at their defaults), defaults for the rest."""
+        return self.restore_values(inputs, model)[0]
+
+    def restore_values(self, inputs: Mapping[str, object],
+                       model: str | None = None) -> tuple[dict[str, object], list[str]]:
+        """`form_values`, and the labels of the inputs left out because the model would refuse them."""
         schema = self.schema_for(model if model in self.catalog else self.default_model)
         values = schema.defaults()
-        values.update({k: v for k, v in inputs.items() if k in schema.names})
-        return values
+        valid, problems = schema.validate_each(inputs)
+        values.update(valid)
+        return values, [schema.field(p.field).label for p in problems if p.field in schema.names]
 
-    def settings_from_image(self, data: bytes) -> tuple[str, dict[str, object]] | None:
-        """The model and form values embedded in one of our images (or an A1111-style one)."""
+    def settings_from_image(self, data: bytes) -> Restored | None:
+        """The model and form values embedded in one of our images (or an A1111-style one), each
+        checked against the model's schema before it may fill the form."""
         found = parameters_of(data)
         if found is None:
             return None
         model = found["model"] if found["model"] in self.catalog else self.default_model
-        return model, self.form_values(found["inputs"], model)
+        values, skipped = self.restore_values(found["inputs"], model)
+        return Restored(model, values, skipped)
 
     async def drain(self, grace: float) -> None:
         """Stop taking clicks; give the images in flight up to `grace` seconds to finish and be
@@ -374,10 +397,30 @@ class GenerationService:
     async def check_token(self, token: str) -> str:
         """The Replicate user name a visitor's token belongs to (raises the client's typed errors)."""
         account = await self._visitor_clients.get(token).account()
+        if self.vault is not None:
+            self.vault.pasted_again(token)
         return str(account.get("username") or account.get("name") or "unknown")
 
     def forget_token(self, token: str | None) -> None:
+        """Forget a visitor's token everywhere: its client, its seals on every device, the sessions
+        that hold it (remembered_tokens)."""
         self._visitor_clients.forget(token)
+        if token and self.vault is not None:
+            self.vault.forget(token)
+
+    def discard_token(self, token: str | None) -> None:
+        """Drop the client of a token that did not check out (nothing else is kept of it)."""
+        self._visitor_clients.forget(token)
+
+    def remember_token(self, token: str, device: str | None) -> str:
+        """The seal a visitor's browser keeps when they ask to be remembered ("" if it cannot)."""
+        return self.vault.seal(token, device) if self.vault is not None and device else ""
+
+    def recall_token(self, sealed: str | None, device: str | None) -> str | None:
+        """The token of a seal this device kept, if it still opens."""
+        if self.vault is None or not sealed or not device:
+            return None
+        return self.vault.open(sealed, device)
 
     async def aclose(self) -> None:
         await self._visitor_clients.aclose()

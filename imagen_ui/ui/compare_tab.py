@@ -7,6 +7,7 @@ import gradio as gr
 
 from imagen_ui.schema import InvalidRequest, choice_label
 from imagen_ui.service import GenerationService
+from imagen_ui.ui import notices
 from imagen_ui.ui import status_lines as status
 from imagen_ui.ui.session import Who, session_of, stream
 
@@ -41,7 +42,7 @@ def build(service: GenerationService, own_token: gr.State, who: Who) -> None:
             generation = service.compare(prompt, list(models or []), common,
                                          visitor=who(request, token), session=session_of(request))
         except InvalidRequest as error:
-            raise gr.Error(str(error), title="Check the form", print_exception=False) from None
+            raise notices.error(error, title="Check the form") from None
         async for update in stream(generation, status.render_by_model, _captioned):
             yield update
 

@@ -10,6 +10,7 @@ import html
 import gradio as gr
 
 from imagen_ui.service import Entry, GenerationService
+from imagen_ui.ui import notices
 from imagen_ui.ui.session import Who
 
 PER_PAGE = 24
@@ -94,8 +95,8 @@ def build(service: GenerationService, forms, tabs: gr.Tabs, who: Who, tab: gr.Ta
     def reuse_settings(entry_id: int | None, request: gr.Request):
         entry = service.history_entry(viewer(request), entry_id)
         if entry is None:
-            raise gr.Error("That image is no longer in the history.", print_exception=False)
-        gr.Info("Settings copied to the Generate tab.")
+            raise notices.error("That image is no longer in the history.")
+        notices.info("Settings copied to the Generate tab.")
         model = entry.model if entry.model in service.catalog else service.default_model
         values = service.form_values(entry.inputs, model)
         return {**forms.fill(model, values), tabs: gr.Tabs(selected="generate-tab")}
@@ -108,7 +109,7 @@ def build(service: GenerationService, forms, tabs: gr.Tabs, who: Who, tab: gr.Ta
 
     def remove(entry_id: int | None, query: str, page: int, request: gr.Request):
         if entry_id is None or not service.delete_entry(viewer(request), entry_id):
-            gr.Warning("That image was already gone.")
+            notices.warn("That image was already gone.")
         return load(query, page, request)
 
     confirm.click(remove, inputs=[selected, search, page_no], outputs=listing, api_visibility="private")

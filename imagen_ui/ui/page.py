@@ -13,7 +13,7 @@ from imagen_ui.service import SET_COOKIE_JS, GenerationService
 from imagen_ui.ui import account as ui_account
 from imagen_ui.ui import compare_tab as ui_compare
 from imagen_ui.ui import history_tab as ui_history
-from imagen_ui.ui import snippets
+from imagen_ui.ui import notices, snippets
 from imagen_ui.ui import status_lines as status
 from imagen_ui.ui.assets import CSS, PAGE_JS
 from imagen_ui.ui.form import Form, Forms, controls_for, slug
@@ -51,7 +51,6 @@ def build(
     analytics: bool = False,
     public: bool = False,
     trust_forwarded: bool = False,
-    secret_dir: Path | None = None,
     max_threads: int = gradio_tuning.MAX_THREADS,
 ) -> gr.Blocks:
     """The playground page. `offline_notice` is shown at the top when set.
@@ -64,8 +63,7 @@ def build(
         who = Who(public, trust_forwarded)
         with gr.Tabs(elem_id="tabs") as tabs:
             with gr.Tab("Generate", id="generate-tab"):
-                own_token = (ui_account.build(demo, service, secret_dir or service.history.root)
-                             if public else gr.State(None))
+                own_token = ui_account.build(demo, service) if public else gr.State(None)
                 forms = _playground(service, own_token, who)
             with gr.Tab("Compare", id="compare-tab"):
                 ui_compare.build(service, own_token, who)
@@ -163,10 +161,11 @@ def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Fo
         found = service.settings_from_image(Path(path).read_bytes()) if path else None
         if found is None:
             if path:
-                gr.Warning("That image carries no settings of ours to reuse.")
+                notices.warn("That image carries no settings of ours to reuse.")
             return {dropped: None}
-        gr.Info("Settings restored from the image.")
-        return {**forms.fill(*found), dropped: None}
+        skipped = f" except {', '.join(found.skipped)} (not values this model takes)" if found.skipped else ""
+        notices.info(f"Settings restored from the image{skipped}.")
+        return {**forms.fill(found.model, found.values), dropped: None}
 
     dropped.upload(restore, inputs=dropped, outputs=[*forms.components, dropped],
                    api_visibility="private")
@@ -185,7 +184,7 @@ def _wire_generate(service, form: Form, prompt, count, own_token, who: Who, gall
             inputs, n = service.validate(dict(zip(["prompt", *form.controls], field_values)), num_images,
                                          model=model)
         except InvalidRequest as error:
-            raise gr.Error(str(error), title="Check the form", print_exception=False) from None
+            raise notices.error(error, title="Check the form") from None
         generation = service.generate(inputs, n, model=model, visitor=who(request, token),
                                       session=session_of(request))
         async for update in stream(generation, status.render):

@@ -10,11 +10,13 @@ from imagen_ui.service import (
     BudgetSpent,
     QuotaExceeded,
     ShuttingDown,
+    TokenForgotten,
     Viewer,
     Visitor,
     visitor_id,
     visitor_keys,
 )
+from imagen_ui.ui import notices
 
 
 class Who:
@@ -43,11 +45,11 @@ async def stream(generation, render, item=lambda slot, path: str(path)):
         try:
             last = await anext(generation)  # the quota is checked before anything is sent
         except QuotaExceeded as error:
-            raise gr.Error(str(error), title="Limit reached", print_exception=False) from None
-        except BudgetSpent as error:
-            raise gr.Error(str(error), title=error.title, print_exception=False) from None
+            raise notices.error(error, title="Limit reached") from None
+        except (BudgetSpent, TokenForgotten) as error:
+            raise notices.error(error, title=error.title) from None
         except ShuttingDown as error:
-            raise gr.Error(str(error), title="Restarting", print_exception=False) from None
+            raise notices.error(error, title="Restarting") from None
         yield [], render(last)
         async for snapshot in generation:
             last = snapshot
@@ -57,7 +59,7 @@ async def stream(generation, render, item=lambda slot, path: str(path)):
             yield [item(slot, path) for slot in snapshot.slots for path in slot.paths], render(snapshot)
     failures = [s.message for s in last.slots if s.status == "failed"]
     if not last.paths and failures:
-        raise gr.Error(failures[0], title="No image was made", print_exception=False)
+        raise notices.error(failures[0], title="No image was made")
 
 
 def session_of(request: gr.Request | None) -> str | None:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import html
-
 from imagen_ui.service import ImageSlot, Snapshot
+from imagen_ui.ui import notices
 
 
 def image_label(slot: ImageSlot) -> str:
@@ -31,7 +30,7 @@ def slot_line(slot: ImageSlot, label=image_label) -> str:
         text = f"failed: {slot.message or 'unknown error'}"
     else:
         text = "cancelled"
-    return f"**{label}**: {html.escape(text, quote=False)}"
+    return f"**{label}**: {notices.as_markdown_text(text)}"
 
 
 def render(snapshot: Snapshot | None, label=image_label) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import io
 import ipaddress
 import math
 import os
@@ -198,7 +199,8 @@ def load_settings(
     ]
     if dotenv_path is not None:
         # Literal values: no ${VAR} expansion, which would read os.environ and could mangle a token.
-        layers.append((".env", dotenv_values(dotenv_path, interpolate=False)))
+        layers.append((".env", dotenv_values(stream=io.StringIO(_read_dotenv(Path(dotenv_path))),
+                                             interpolate=False)))
 
     def lookup(key: str) -> tuple[str, str] | None:
         for source, values in layers:
@@ -258,6 +260,23 @@ def load_settings(
         _token_source=token_source,
         _on_spaces=on_spaces,
     )
+
+
+MAX_DOTENV_BYTES = 2**20
+
+
+def _read_dotenv(path: Path) -> str:
+    """The .env file's text ("" when there is none), read with a bound: settings, not a data file."""
+    try:
+        with path.open("rb") as file:
+            raw = file.read(MAX_DOTENV_BYTES + 1)
+    except (FileNotFoundError, IsADirectoryError):
+        return ""
+    except OSError as error:
+        raise SettingsError(f"The .env file {path} cannot be read ({error.strerror or type(error).__name__}).") from None
+    if len(raw) > MAX_DOTENV_BYTES:
+        raise SettingsError(f"The .env file {path} is larger than 1 MiB; it should hold a few NAME=value lines.")
+    return raw.decode("utf-8", errors="replace")
 
 
 def _load_auth(inline: tuple[Credential, ...], auth_file: Path | None) -> tuple[Credential, ...]:

@@ -11,6 +11,7 @@ import raw_gradio
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 from playground import serve
+from test_browser import browser  # noqa: F401 - shared Chromium fixture
 
 from imagen_ui.public.budget import Budget, BudgetSpent
 
@@ -128,3 +129,23 @@ def test_no_limit_counts_and_never_refuses():
     assert not budget.enabled and budget.remaining() == float("inf")
     with pytest.raises(ValueError):
         Budget(-1.0)
+
+
+def test_the_page_shows_the_estimate_before_a_click_and_the_historys_total(make_emulator, tmp_path, browser):  # noqa: F811
+    from playwright.sync_api import expect
+
+    emulator = make_emulator(latency=0.05)
+    with serve(tmp_path / "o", api_base=emulator.base_url, public=True, daily_budget=5.0) as (_, url):
+        page = browser.new_page()
+        page.goto(url)
+        expect(page.locator("#estimate")).to_contain_text("about $0.02 for 1 image (estimate")
+        count = page.locator("#num_images input[type=number]")
+        count.fill("4")
+        count.press("Tab")
+        expect(page.locator("#estimate")).to_contain_text("about $0.08 for 4 images (estimate")
+        page.locator("#prompt textarea").fill("a lighthouse at dusk")
+        page.locator("#generate").click()
+        expect(page.locator("#gallery button.thumbnail-item")).to_have_count(4, timeout=15_000)
+        page.get_by_role("tab", name="History").click()
+        expect(page.locator("#history-page")).to_contain_text("4 images · about $0.08 (estimate")
+        page.close()

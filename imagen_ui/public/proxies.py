@@ -109,16 +109,11 @@ def same_peer_warning(settings: Settings) -> str | None:
     proxy trusted to say who they are. None otherwise."""
     if not settings.public or settings.host not in LOOPBACK_HOSTS or ProxyTrust.from_settings(settings):
         return None
-    return ("Public mode on %s with no trusted proxy: visitors can only reach this app through a proxy on "
-            "this machine, so every one of them comes from %s and they all share one quota (%s) and one "
-            "queue. If that proxy sets X-Forwarded-For, name it: --trusted-proxies %s (or "
-            "IMAGEN_UI_TRUSTED_PROXIES)." % (settings.host, settings.host, _limits(settings), settings.host))
-
-
-def _limits(settings: Settings) -> str:
-    hourly = settings.quota_images_per_hour
-    running = settings.quota_concurrent
-    parts = [f"{hourly} images an hour" if hourly else "no hourly limit",
-             f"{running} at once" if running else "no limit at once"]
-    budget = f", and the daily budget of ${settings.daily_budget:g} holds either way" if settings.daily_budget else ""
-    return ", ".join(parts) + budget
+    hourly, running = settings.quota_images_per_hour, settings.quota_concurrent
+    limits = ", ".join([f"{hourly} images an hour" if hourly else "no hourly limit",
+                        f"{running} at once" if running else "no limit at once"])
+    budget = f" The daily budget (${settings.daily_budget:g}) holds either way." if settings.daily_budget else ""
+    return (f"Public mode on {settings.host} with no trusted proxy: visitors can only reach this app through a "
+            f"proxy on this machine, so every one of them comes from {settings.host} and they all share one "
+            f"quota ({limits}) and one queue. If that proxy sets X-Forwarded-For, name it: --trusted-proxies "
+            f"{settings.host} (or IMAGEN_UI_TRUSTED_PROXIES).{budget}")

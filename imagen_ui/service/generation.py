@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from imagen_ui import pricing
 from imagen_ui.catalog import ModelEntry
 from imagen_ui.public.budget import Budget
 from imagen_ui.public.quota import Quota
@@ -333,6 +334,34 @@ class GenerationService:
         entries = self.history.page(owner=viewer.owner, everyone=viewer.everyone, query=query,
                                     offset=page * per_page, limit=per_page)
         return HistoryPage(entries, total, page, pages)
+
+    def history_cost(self, viewer: Viewer, *, query: str = "") -> str | None:
+        """What the viewer's images (matching `query`) cost on Replicate, as an estimate: "about $1.24
+        (estimate, …)"; None when there are none."""
+        query = " ".join(str(query or "").split())[:200]
+        by = pricing.PRICED_INPUTS[0] if pricing.PRICED_INPUTS else None
+        rows = self.history.tally(owner=viewer.owner, everyone=viewer.everyone, query=query, by=by)
+        if not rows:
+            return None
+        usd = sum(pricing.image_price(model, {by: value} if by else {}) * count
+                  for model, value, count in rows if pricing.known(model))
+        unpriced = sum(count for model, _, count in rows if not pricing.known(model))
+        left_out = f"; {unpriced} of models with no known price left out" if unpriced else ""
+        return f"about {pricing.format_usd(usd)} (estimate, Replicate's prices of {pricing.PRICES_AS_OF}{left_out})"
+
+    @property
+    def priced_inputs(self) -> tuple[str, ...]:
+        """The inputs a price can depend on (the page updates its estimate when one changes)."""
+        return pricing.PRICED_INPUTS
+
+    def estimate(self, model: str | None, num_images: object, values: Mapping[str, object] | None = None) -> str:
+        """"about $0.08 for 4 images (estimate, …)" for a click about to be made; "" when the price
+        table does not know the model or the count is not a valid one."""
+        try:
+            count = messages.parse_image_count(num_images, self.max_images)
+        except InvalidRequest:
+            return ""
+        return pricing.describe_estimate(model or self.default_model, values or {}, count) or ""
 
     def history_entry(self, viewer: Viewer, entry_id: int | None) -> Entry | None:
         """An entry the viewer may see, or None."""

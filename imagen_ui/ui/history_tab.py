@@ -61,6 +61,8 @@ def build(service: GenerationService, forms, tabs: gr.Tabs, who: Who, tab: gr.Ta
         items = [(str(e.path), _caption(e)) for e in found.entries]
         if found.total:
             label = f"Page {found.page + 1} of {found.pages} · {found.total} image{'s' * (found.total != 1)}"
+            if cost := service.history_cost(viewer(request), query=query):
+                label += f" · {cost}"
         else:
             label = "No images match." if query else "No images yet: the ones you generate appear here."
         return {gallery: items, where: label, page_no: found.page, shown_ids: [e.id for e in found.entries],

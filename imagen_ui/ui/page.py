@@ -117,6 +117,7 @@ def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Fo
                         form.controls = controls_for(entry.schema, primary=model == default)
             count = gradio_tuning.accept_any_payload(gr.Slider(1, service.max_images, value=1, step=1, label="Number of images",
                                         elem_id="num_images"))
+            estimate = gr.Markdown(service.estimate(default, 1), elem_id="estimate")
         with gr.Column(scale=3, min_width=320):
             gallery = gr.Gallery(
                 label="Images",
@@ -147,6 +148,18 @@ def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Fo
     picker.change(pick, inputs=picker,
                   outputs=[about, *(part for f in forms.forms.values() for part in (f.column, f.generate))],
                   api_visibility="private")
+
+    def price(data: dict):
+        model = data[picker]
+        form = forms.forms.get(model)
+        values = {name: data[c] for name, c in form.controls.items() if c in data} if form else {}
+        return service.estimate(model, data[count], values)
+
+    # The estimate follows what changes the price: the model, the count, a priced input (resolution).
+    priced = [c for f in forms.forms.values() for name, c in f.controls.items() if name in service.priced_inputs]
+    for trigger in (picker.change, count.change, *(c.change for c in priced)):
+        trigger(price, inputs={picker, count, *priced}, outputs=estimate, api_visibility="private",
+                queue=False, show_progress="hidden")
 
     events = [_wire_generate(service, form, prompt, count, own_token, who, gallery, status_box,
                              api_name="generate" if model == default else f"generate_{slug(model)}")

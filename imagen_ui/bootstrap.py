@@ -41,14 +41,16 @@ class App:
 
         from imagen_ui.public.request_guard import HeaderGuard
         from imagen_ui.settings import gradio_auth
-        from imagen_ui.ui import LAUNCH_OPTIONS
+        from imagen_ui.store import ARCHIVE_DIR
+        from imagen_ui.ui import LAUNCH_OPTIONS, TILE_DIR
 
         settings = self.settings
         options.setdefault("server_name", settings.host)
         options.setdefault("server_port", settings.port)
         options.setdefault("share", settings.share)
         # Only the image files: the SQLite index beside them holds every visitor's prompts.
-        options.setdefault("allowed_paths", [str(self.service.history.images_dir)])
+        options.setdefault("allowed_paths", [str(self.service.history.images_dir), str(TILE_DIR),
+                                             str(ARCHIVE_DIR)])
         options.setdefault("footer_links", [])
         for key, value in gradio_tuning.launch_options(self.demo, public=settings.public).items():
             options.setdefault(key, value)
@@ -64,12 +66,22 @@ class App:
         options.setdefault("app_kwargs", app_kwargs)
         for key, value in LAUNCH_OPTIONS.items():
             options.setdefault(key, value)
+        options.setdefault("mcp_server", settings.mcp)
+        blocking = not options.get("prevent_thread_lock", False)
+        if options["mcp_server"]:
+            options["prevent_thread_lock"] = True  # the MCP tools are chosen before serving on
         self.demo.launch(**options)
         gradio_tuning.close_deep_links(self.demo.server_app)
+        if options["mcp_server"]:
+            from imagen_ui.ui import MCP_TOOLS
+
+            gradio_tuning.keep_mcp_tools(self.demo, MCP_TOOLS)
         if options["share"] and not getattr(self.demo, "share_url", None):
             # Said once, plainly; Gradio keeps serving on the local address.
             logger.warning("No public share link (no internet?): serving locally at %s only.",
                            getattr(self.demo, "local_url", f"http://{settings.host}:{settings.port}"))
+        if options["mcp_server"] and blocking:
+            self.demo.block_thread()
 
     def stop_on_signals(self) -> None:
         """SIGTERM or Ctrl+C: finish (or cancel on Replicate) what is in flight, then stop serving.
@@ -118,9 +130,11 @@ def create_app(settings: Settings, *, emulator=None) -> App:
     from imagen_ui.public.remembered_tokens import TokenVault
     from imagen_ui.replicate.client import ReplicateClient
     from imagen_ui.replicate.webhook_receiver import WebhookReceiver
+    from imagen_ui.service.batch import BatchService
     from imagen_ui.service.catalog_loader import load_catalog
     from imagen_ui.service.generation import GenerationService
     from imagen_ui.store.history import History
+    from imagen_ui.ui import TILE_DIR
 
     started_here = False
     if emulator is None and settings.use_emulator:
@@ -144,7 +158,7 @@ def create_app(settings: Settings, *, emulator=None) -> App:
         history = History(settings.history_dir)
         # Served straight from the history: Gradio would otherwise hash and copy every image into
         # its cache on every update that shows it. They never change once written.
-        gr.set_static_paths([history.images_dir])
+        gr.set_static_paths([history.images_dir, TILE_DIR])
         service = GenerationService(
             client,
             catalog,
@@ -162,7 +176,9 @@ def create_app(settings: Settings, *, emulator=None) -> App:
         )
         notice = offline_notice(settings.public) if emulator is not None else None
         demo = ui.build(service, offline_notice=notice, analytics=settings.analytics,
-                        public=settings.public, trust_forwarded=trust_forwarded_for(settings))
+                        public=settings.public, trust_forwarded=trust_forwarded_for(settings),
+                        mcp=settings.mcp,
+                        batches=BatchService(service, budget=service.budget))
     except BaseException:
         if started_here:
             emulator.stop()

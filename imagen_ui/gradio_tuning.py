@@ -32,10 +32,13 @@ __all__ = [
     "exception_handlers",
     "explain_bad_calls",
     "freeze_startup_objects",
+    "keep_mcp_tools",
     "launch_options",
     "limit_uploads",
     "memoize_block_configs",
     "name_parameters",
+    "request_root_url",
+    "set_return_types",
     "tune_queue",
 ]
 
@@ -237,3 +240,39 @@ def _parameter_names(block_fn: Any) -> list[str]:
 
 def _input_name(block: Any) -> str:
     return str(getattr(block, "label", None) or getattr(block, "elem_id", None) or type(block).__name__.lower())
+
+
+def set_return_types(handler: Callable, types: Sequence[type]) -> None:
+    """Declare a `gr.api` handler's outputs (one per type) when their number is known only when the
+    page is built (generate_image: the summary plus one slot per image a call may make)."""
+    signature = inspect.signature(handler)
+    handler.__signature__ = signature.replace(return_annotation=tuple[tuple(types)])
+
+
+def keep_mcp_tools(demo: Any, tools: Sequence[str]) -> None:
+    """After launch(mcp_server=True): serve only `tools` over MCP.
+
+    Gradio makes every public API endpoint a tool, and calls the queued ones through one shared
+    gradio_client on loopback: every MCP caller then has the same session (one visitor id) and no
+    address of their own, which would make public mode's per-visitor quotas and history meaningless.
+    The tools kept here run outside the queue and see the caller's own request. The page's endpoints
+    stay in the Gradio API; they are only not MCP tools. Its table of tool -> endpoint decides both
+    what tools/list shows and what tools/call accepts."""
+    server = getattr(demo, "mcp_server_obj", None)
+    if server is None:
+        return
+    wanted = {server.tool_prefix + name for name in tools}
+    server.tool_to_endpoint = {t: e for t, e in server.tool_to_endpoint.items() if t in wanted}
+
+
+def request_root_url(request: Any) -> str:
+    """The app's public root URL as the caller reached it (proxy headers honoured), for links in a
+    tool's text; Gradio's own rule, as it uses for the file URLs of an MCP tool's outputs."""
+    from gradio import route_utils
+
+    # A gr.Request wraps the Starlette request; outside the queue Gradio passes the Starlette one.
+    starlette_request = getattr(request, "request", None) or request
+    if getattr(starlette_request, "url", None) is None:
+        return ""
+    return route_utils.get_root_url(request=starlette_request, route_path=starlette_request.url.path,
+                                    root_path=None)

@@ -1,20 +1,16 @@
-"""Serve the real app on loopback for tests: Gradio on a free port, talking HTTP to an emulator."""
+"""Serve the real app on loopback for tests (Gradio on a free port, talking HTTP to an emulator),
+and drive its page."""
 
 from __future__ import annotations
 
 import contextlib
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+from conftest import free_port
+
 from imagen_ui.bootstrap import App, create_app
 from imagen_ui.settings import Settings
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextlib.contextmanager
@@ -29,3 +25,9 @@ def serve(history_dir: Path, *, api_base: str, token: str | None = "test-token",
         yield app, f"http://127.0.0.1:{app.settings.port}/"
     finally:
         app.close()
+
+
+def choose(page, elem_id: str, option: str) -> None:
+    """Pick `option` in the page's dropdown `#elem_id`, as a person does: open it, click the option."""
+    page.locator(f"#{elem_id} input").click()
+    page.get_by_role("option", name=option, exact=True).click()

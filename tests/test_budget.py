@@ -11,7 +11,6 @@ import raw_gradio
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 from playground import serve
-from test_browser import browser  # noqa: F401 - shared Chromium fixture
 
 from imagen_ui.public.budget import Budget, BudgetSpent
 
@@ -131,7 +130,7 @@ def test_no_limit_counts_and_never_refuses():
         Budget(-1.0)
 
 
-def test_the_page_shows_the_estimate_before_a_click_and_the_historys_total(make_emulator, tmp_path, browser):  # noqa: F811
+def test_the_page_shows_the_estimate_before_a_click_and_the_historys_total(make_emulator, tmp_path, browser):
     from playwright.sync_api import expect
 
     emulator = make_emulator(latency=0.05)

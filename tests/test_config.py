@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from imagen_ui.settings import Settings, SettingsError, build_arg_parser, load_settings
+from imagen_ui.settings import (
+    AUTH_FILE,
+    Declared,
+    Settings,
+    SettingsError,
+    build_arg_parser,
+    declarations,
+    load_settings,
+)
 
 CANARY = "r8_CANARY_must_never_be_printed_0123456789"
 
@@ -491,3 +499,127 @@ def test_the_new_settings_are_parsed_and_refused_clearly():
             load_settings([], bad, None)
     assert not Settings(daily_budget=5.0, offline=True).budget_active  # placeholders cost nothing
     assert Settings(daily_budget=5.0, token="r8_x").budget_active
+
+
+# --- declared once: the parser, the environment and the defaults all come from one declaration ------
+
+# For every declared setting: three texts (flag, environment, .env) and the value each gives, so the
+# precedence test below covers each one. A new setting must be added here too (the test says so).
+SAMPLES: dict[str, tuple[tuple[str, str, str], tuple[object, object, object]]] = {
+    "host": (("h.flag", "h.env", "h.dot"), ("h.flag", "h.env", "h.dot")),
+    "port": (("7001", "7002", "7003"), (7001, 7002, 7003)),
+    "share": (("--no-share", "1", "0"), (False, True, False)),
+    "offline": (("--offline", "0", "yes"), (True, False, True)),
+    "model": (("a/flag", "b/env", "c/dot"), ("a/flag", "b/env", "c/dot")),
+    # --model (default google/imagen-4-fast) is added in front when missing.
+    "models": (("a/f,b/f", "a/e", "a/d"), (("google/imagen-4-fast", "a/f", "b/f"),
+                                            ("google/imagen-4-fast", "a/e"), ("google/imagen-4-fast", "a/d"))),
+    "history_dir": (("/f", "/e", "/d"), (Path("/f"), Path("/e"), Path("/d"))),
+    "api_base": (("http://f.example", "http://e.example", "http://d.example/v1"),
+                 ("http://f.example", "http://e.example", "http://d.example")),
+    "token": ((None, "r8_env", "r8_dot"), (None, "r8_env", "r8_dot")),  # never a flag
+    "analytics": ((None, "true", "false"), (None, True, False)),
+    "public": (("--no-public", "true", "on"), (False, True, True)),
+    "quota_images_per_hour": (("5", "6", "7"), (5, 6, 7)),
+    "quota_concurrent": (("0", "1", "2"), (0, 1, 2)),
+    "public_url": (("https://f.example", "https://e.example", "https://d.example/"),
+                   ("https://f.example", "https://e.example", "https://d.example")),
+    "auth": (("fa:1", "ea:2,eb:3", "da:4"), ((("fa", "1"),), (("ea", "2"), ("eb", "3")), (("da", "4"),))),
+    "auth_file": (("@flag", "@env", "@dot"), ((("file", "flag"),), (("file", "env"),), (("file", "dot"),))),
+    "mcp": (("--no-mcp", "true", "on"), (False, True, True)),
+    "daily_budget": (("5", "$2.50", "0"), (5.0, 2.5, None)),
+    "trusted_proxies": (("127.0.0.1", "10.0.0.0/8,*", "::1"), (("127.0.0.1/32",), ("10.0.0.0/8", "*"), ("::1/128",))),
+}
+
+
+def _sample_text(name: str, text: str, tmp_path: Path) -> str:
+    """An auth file's sample names a file to write: "@flag" -> a file with the user file:flag."""
+    if name != "auth_file":
+        return text
+    path = tmp_path / f"{text[1:]}.txt"
+    path.write_text(f"file:{text[1:]}\n", encoding="utf-8")
+    return str(path)
+
+
+def _attribute(settings: Settings, name: str) -> object:
+    # Each input of its own folds into a setting: an auth file's users into `auth`.
+    return settings.auth if name == AUTH_FILE.name else getattr(settings, name)
+
+
+def test_every_declared_setting_has_a_sample():
+    assert sorted(SAMPLES) == sorted(d.name for d in declarations()), "add the new setting to SAMPLES"
+
+
+@pytest.mark.parametrize("declaration", declarations(), ids=lambda d: d.name)
+def test_every_setting_follows_flag_over_environment_over_dotenv_over_default(declaration, tmp_path):
+    (flag_text, env_text, dot_text), (from_flag, from_env, from_dot) = SAMPLES[declaration.name]
+    name, variable = declaration.name, declaration.env
+    env: dict[str, str] = {}
+    dotenv = ""
+    if variable is not None:
+        env = {variable: _sample_text(name, env_text, tmp_path)}
+        dotenv = f"{variable}={_sample_text(name, dot_text, tmp_path)}\n"
+        assert _attribute(load(dotenv=dotenv, tmp_path=tmp_path), name) == from_dot
+        assert _attribute(load(env=env, dotenv=dotenv, tmp_path=tmp_path), name) == from_env
+        assert _attribute(load(env={variable: " "}, dotenv=dotenv, tmp_path=tmp_path), name) == from_dot  # blank is unset
+    if declaration.flag is None:
+        assert flag_text is None
+        return
+    argv = [flag_text] if declaration.switch else [declaration.flag, _sample_text(name, flag_text, tmp_path)]
+    assert _attribute(load(argv, env, dotenv, tmp_path), name) == from_flag
+
+
+@pytest.mark.parametrize("declaration", declarations(), ids=lambda d: d.name)
+def test_every_setting_is_named_in_the_help(declaration):
+    text = " ".join(build_arg_parser().format_help().split())
+    if declaration.flag is not None:
+        assert f"{declaration.flag} " in text
+        assert declaration.env is None or f"env {declaration.env}" in text
+    else:  # environment only: listed after the flags
+        assert f"{declaration.env}, {declaration.help}" in text
+
+
+@pytest.mark.parametrize("declaration", declarations(), ids=lambda d: d.name)
+def test_every_settings_default_is_the_dataclass_default(declaration):
+    if declaration in (AUTH_FILE,):
+        return  # folded into `auth`, not a field of its own
+    assert getattr(Settings(), declaration.name) == declaration.default == getattr(load(), declaration.name)
+
+
+def test_the_token_has_no_flag(capsys):
+    (token,) = [d for d in declarations() if d.env == "REPLICATE_API_TOKEN"]
+    assert (token.flag, token.secret) == (None, True)
+    with pytest.raises(SystemExit) as caught:
+        load(["--token", CANARY])
+    assert caught.value.code == 2
+    assert "unrecognized arguments: --token" in capsys.readouterr().err
+    with pytest.raises(TypeError, match="flags show up in ps"):
+        Declared(flag="--token", env="REPLICATE_API_TOKEN", parse=str, secret=True)
+
+
+def test_a_declaration_without_a_source_or_a_reader_is_refused():
+    with pytest.raises(TypeError, match="neither a flag nor an environment variable"):
+        Declared(parse=str)
+    with pytest.raises(TypeError, match="needs `parse`"):
+        Declared(flag="--x", env="IMAGEN_UI_X")
+    Declared(flag="--x", switch=True)  # a flag-only switch reads no text
+
+
+def test_the_same_bad_text_gives_the_same_reason_from_a_flag_and_a_variable(capsys):
+    refused = 0
+    for declaration in declarations():
+        if declaration.flag is None or declaration.switch:
+            continue  # switches take no text
+        try:
+            load(env={declaration.env: "\x00 bad"})
+        except SettingsError as error:
+            reason = str(error).removeprefix(f"{declaration.env} in the environment ")
+        else:
+            continue  # e.g. a directory: any text names one
+        refused += 1
+        with pytest.raises(SystemExit):
+            load([declaration.flag, "\x00 bad"])
+        err = capsys.readouterr().err
+        reason = reason.removeprefix("is not valid: entry 1 ").removesuffix(" (entries are separated by commas)")
+        assert f"argument {declaration.flag}: {reason}" in err, declaration.name
+    assert refused >= 8

@@ -12,6 +12,7 @@ from datetime import datetime
 import httpx
 import pytest
 import replicate
+from conftest import wait_until
 from PIL import Image
 from replicate.exceptions import ModelError, ReplicateError
 
@@ -220,7 +221,7 @@ def test_retention_removes_output_input_and_file(make_emulator) -> None:
     with http(emu) as h:
         done = h.post(CREATE, json={"input": {"prompt": "short lived"}}, headers={"Prefer": "wait=5"}).json()
         assert h.get(done["output"]).status_code == 200
-        time.sleep(0.6)
+        time.sleep(0.6)  # the behaviour under test: the retention period runs out
         gone = h.get(f"/v1/predictions/{done['id']}").json()
         assert (gone["data_removed"], gone["output"], gone["input"], gone["status"]) == (True, None, {}, "succeeded")
         assert h.get(done["output"]).status_code == 404
@@ -341,8 +342,7 @@ def test_stop_is_fast_and_idempotent_even_with_a_waiting_request(make_emulator) 
 
     thread = threading.Thread(target=waiting_create)
     thread.start()
-    while not emu.predictions():
-        time.sleep(0.01)
+    wait_until(lambda: emu.predictions())
     started = time.monotonic()
     emu.stop()
     emu.stop()

@@ -11,6 +11,7 @@ from typing import Iterator
 import httpx
 import pytest
 import replicate
+from conftest import wait_until
 from replicate.webhook import InvalidSignatureError, WebhookSigningSecret
 
 from imagen_ui.emulator import Emulator
@@ -44,10 +45,7 @@ class Receiver:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def wait_for(self, count: int, timeout: float = 10) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.calls) < count and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert len(self.calls) >= count, self.calls
+        wait_until(lambda: len(self.calls) >= count, timeout, message=lambda: f"deliveries: {self.calls}")
 
     def events(self) -> list[str]:
         return [json.loads(body)["status"] for _, body in self.calls]
@@ -92,7 +90,7 @@ def test_events_filter_completed_only(emulator: Emulator, receiver: Receiver) ->
         h.post(CREATE, json={"input": {"prompt": "FLAGGED"}, "webhook": receiver.url,
                              "webhook_events_filter": ["completed"]}, headers={"Prefer": "wait=5"})
     receiver.wait_for(1)
-    time.sleep(0.2)
+    wait_until(lambda: emulator.webhooks_pending == 0)  # every delivery it was going to make is made
     assert receiver.events() == ["failed"]
 
 
@@ -103,7 +101,7 @@ def test_completed_delivery_is_retried_with_the_same_id(emulator: Emulator) -> N
             h.post(CREATE, json={"input": {"prompt": "retry"}, "webhook": receiver.url,
                                  "webhook_events_filter": ["completed"]})
         receiver.wait_for(3)
-        time.sleep(0.3)
+        wait_until(lambda: emulator.webhooks_pending == 0)  # no retry is left to come
         assert len(receiver.calls) == 3  # two failures, then the success ends the retries
         assert len({headers["webhook-id"] for headers, _ in receiver.calls}) == 1
     finally:

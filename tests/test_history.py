@@ -487,7 +487,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_leaves_nothing_half_written
         process = subprocess.Popen([sys.executable, "-c", WRITER, str(root), str(round_no)],
                                    stdout=subprocess.PIPE, text=True, env=env)
         assert process.stdout.readline().strip() == "ready"
-        time.sleep(rng.uniform(0.02, 0.3))
+        time.sleep(rng.uniform(0.02, 0.3))  # the test's input: a random moment of the writing to kill at
         process.send_signal(signal.SIGKILL)
         output, _ = process.communicate()
         assert process.returncode == -signal.SIGKILL

@@ -6,7 +6,6 @@ import pytest
 from gradio_client import Client
 from playground import serve
 from playwright.sync_api import expect
-from test_browser import browser, choose, page  # noqa: F401 - shared Chromium fixtures
 
 PERMISSIVE = "block_only_high"
 
@@ -48,10 +47,15 @@ def test_reuse_settings_and_delete_in_the_browser(emulator, tmp_path, page):  # 
         thumbs = page.locator("#history-gallery button.thumbnail-item")
         expect(thumbs).to_have_count(2)
         expect(page.locator("#history-page")).to_contain_text("2 images")
+        # One page: neither way to page is live.
+        expect(page.locator("#history-newer")).to_be_disabled()
+        expect(page.locator("#history-older")).to_be_disabled()
 
         thumbs.nth(1).click()  # the older one: newest first
         expect(page.locator("#history-about")).to_contain_text("an old tram in Lisbon")
-        expect(page.locator("#history-about")).to_contain_text("9:16")
+        expect(page.locator("#history-about")).to_contain_text("9:16 portrait")  # read as on the form
+        expect(page.locator("#history-about")).to_contain_text("Format")
+        expect(page.locator("#history-about")).to_contain_text("PNG")
         page.locator("#history-reuse").click()
         expect(page.locator("#prompt textarea")).to_have_value("an old tram in Lisbon")
         expect(page.locator("#aspect_ratio input")).to_have_value("9:16 portrait")

@@ -10,7 +10,6 @@ import pytest
 from PIL import Image
 from playground import serve
 from playwright.sync_api import expect
-from test_browser import browser, page  # noqa: F401 - shared Chromium fixtures
 
 from imagen_ui.store import metadata
 
@@ -58,7 +57,7 @@ def crafted_png(aspect_ratio: str, prompt: str = "a harmless prompt") -> bytes:
     return metadata.embed(buffer.getvalue(), "png", infotext)
 
 
-def test_a_crafted_images_settings_are_checked_before_they_fill_the_form(emulator, tmp_path, page, beacon):  # noqa: F811
+def test_a_crafted_images_settings_are_checked_before_they_fill_the_form(emulator, tmp_path, page, beacon):
     """Its aspect ratio was an <img> tag: the form took it, and the error toast quoting it loaded a
     remote image. Now a value the model would refuse is not restored, and says so."""
     tag = f"<img src={beacon.url}/i>"
@@ -76,7 +75,7 @@ def test_a_crafted_images_settings_are_checked_before_they_fill_the_form(emulato
     assert beacon.hits == []
 
 
-def test_a_value_quoted_in_an_error_toast_is_shown_as_text(emulator, tmp_path, page, beacon):  # noqa: F811
+def test_a_value_quoted_in_an_error_toast_is_shown_as_text(emulator, tmp_path, page, beacon):
     tag = f"<img src={beacon.url}/t>"
     with serve(tmp_path / "o", api_base=emulator.base_url, public=True) as (_, url):
         page.goto(url)

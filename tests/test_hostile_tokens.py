@@ -41,7 +41,6 @@ def test_a_malformed_token_gets_a_clear_answer_and_never_reaches_a_log(emulator,
 # --- in the browser ---------------------------------------------------------------------------------------
 
 from playwright.sync_api import expect  # noqa: E402
-from test_browser import browser  # noqa: E402,F401 - shared Chromium fixture
 
 TOKEN = "r8_BROWSERCANARY0123456789abcdefghijklm"
 
@@ -65,7 +64,7 @@ def check(page, token: str, *, remember: bool) -> None:
 
 
 def test_a_token_is_kept_in_the_browser_only_when_asked_and_forget_forgets_everywhere(
-        make_emulator, tmp_path, browser):  # noqa: F811
+        make_emulator, tmp_path, browser):
     """Before: the token went into the page's run history (localStorage) in clear, and into Gradio's
     encrypted BrowserState under a key the page's /config gave to anyone; the next person at that
     browser used it; Forget forgot one browser only."""

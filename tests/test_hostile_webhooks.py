@@ -10,7 +10,8 @@ import uuid
 
 import httpx
 import pytest
-from playground import free_port, serve
+from conftest import free_port
+from playground import serve
 
 from imagen_ui.bootstrap import WEBHOOK_PATH
 

@@ -8,9 +8,9 @@ import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 from PIL import Image
-from playground import serve
+from conftest import free_port, wait_until
+from playground import choose, serve
 from playwright.sync_api import expect
-from test_browser import browser, choose, page  # noqa: F401 - shared Chromium fixtures
 
 FLUX = "black-forest-labs/flux-schnell"
 IMAGEN = ("google/imagen-4-fast", "google/imagen-4-ultra", "google/imagen-4")
@@ -30,7 +30,11 @@ def test_a_differently_shaped_model_gets_its_own_form_and_runs(emulator, tmp_pat
         form = page.locator("#generate-flux_schnell")
         expect(form).to_be_visible()
         expect(page.locator("#generate")).to_be_hidden()
-        # Its own controls: a bounded integer as a slider, booleans as checkboxes.
+        # Its own controls, the less common ones under "More options": a bounded integer as a
+        # slider, booleans as checkboxes.
+        more = page.locator("#flux_schnell-more-options")
+        expect(more.locator("#flux_schnell-go_fast")).to_be_hidden()
+        more.get_by_text("More options").click()
         expect(page.locator("#flux_schnell-num_inference_steps input[type=range]")).to_be_visible()
         go_fast = page.locator("#flux_schnell-go_fast input[type=checkbox]")
         expect(go_fast).to_be_checked()
@@ -127,8 +131,6 @@ def test_use_via_api_shows_the_current_request_without_a_token(emulator, tmp_pat
 
 
 def test_a_generation_completed_by_webhook_makes_no_status_calls(make_emulator, tmp_path):
-    from playground import free_port
-
     emulator = make_emulator(latency=1.6)  # longer than the 1 s sync window: the webhook must tell
     port = free_port()
     with serve(tmp_path / "o", api_base=emulator.base_url, port=port,
@@ -153,8 +155,12 @@ def test_use_via_api_reads_the_picked_models_own_form_by_name(emulator, tmp_path
     with serve(tmp_path / "o", api_base=emulator.base_url, models=(*IMAGEN, FLUX)) as (_, url):
         page.goto(url)
         page.locator("#prompt textarea").fill("a flux request")
-        choose(page, "aspect_ratio", "16:9 landscape")  # imagen-4-fast's form: not part of flux's request
+        choose(page, "aspect_ratio", "16:9 landscape")  # imagen-4-fast's form
         choose(page, "model", FLUX)
+        # Switching keeps what flux also takes; then flux's own form is what the request holds.
+        expect(page.locator("#flux_schnell-aspect_ratio input")).to_have_value("16:9 landscape")
+        choose(page, "flux_schnell-aspect_ratio", "21:9 landscape")
+        page.locator("#flux_schnell-more-options").get_by_text("More options").click()
         page.locator("#flux_schnell-num_inference_steps input[type=number]").fill("3")
         choose(page, "flux_schnell-output_format", "PNG")
         page.locator("#api-code").get_by_text("Use via API").click()
@@ -162,4 +168,44 @@ def test_use_via_api_reads_the_picked_models_own_form_by_name(emulator, tmp_path
         expect(python).to_contain_text(FLUX)
         expect(python).to_contain_text('"num_inference_steps": 3')
         expect(python).to_contain_text('"output_format": "png"')
+        expect(python).to_contain_text('"aspect_ratio": "21:9"')
         assert '"16:9"' not in python.inner_text()
+
+
+def test_use_via_api_follows_the_form_and_the_image_count(emulator, tmp_path, page):  # noqa: F811
+    with serve(tmp_path / "o", api_base=emulator.base_url, models=(*IMAGEN, FLUX)) as (_, url):
+        page.goto(url)
+        page.locator("#api-code").get_by_text("Use via API").click()
+        python = page.locator("#api-python")
+        expect(python).to_contain_text("google/imagen-4-fast")
+        page.locator("#prompt textarea").fill("typed after opening")
+        expect(python).to_contain_text('"typed after opening"')  # no button to press
+        page.locator("#num_images input[type=number]").fill("3")
+        page.locator("#num_images input[type=number]").press("Enter")
+        expect(python).to_contain_text("for number in range(1, 4):")  # one prediction per image
+        choose(page, "model", FLUX)
+        expect(python).to_contain_text('"num_outputs": 3')  # flux makes them in one prediction
+        assert "for number" not in python.inner_text()
+
+
+def test_the_seed_box_rolls_a_random_seed_and_reuses_an_images(emulator, tmp_path, page):  # noqa: F811
+    with serve(tmp_path / "o", api_base=emulator.base_url, models=(*IMAGEN, FLUX)) as (_, url):
+        page.goto(url)
+        choose(page, "model", FLUX)
+        page.locator("#prompt textarea").fill("keep this one")
+        page.locator("#generate-flux_schnell").click()
+        caption = page.locator("#gallery .caption-label").first
+        expect(caption).to_contain_text("seed", timeout=10_000)
+        [prediction] = emulator.predictions()
+        sent = prediction["input"]["seed"]
+        assert f"seed {sent}" in caption.inner_text()  # the seed it was made with is shown
+        page.locator("#flux_schnell-more-options").get_by_text("More options").click()
+        seed = page.locator("#flux_schnell-seed textarea, #flux_schnell-seed input").first
+        expect(seed).to_have_value("")
+        page.locator("#flux_schnell-seed-reuse").click()
+        expect(seed).to_have_value(str(sent))
+        page.locator("#generate-flux_schnell").click()
+        assert wait_until(lambda: len(emulator.predictions()) == 2, timeout=10)
+        assert emulator.predictions()[0]["input"]["seed"] == sent  # the same image again
+        page.locator("#flux_schnell-seed-random").click()
+        expect(seed).to_have_value("")

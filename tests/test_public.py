@@ -12,7 +12,6 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 from playground import serve
 from playwright.sync_api import expect
-from test_browser import browser, page  # noqa: F401 - shared Chromium fixtures
 
 ROOT = Path(__file__).resolve().parent.parent
 PERMISSIVE = "block_only_high"

@@ -223,15 +223,25 @@ def test_a_refused_request_changes_nothing(clock):
 def test_usable_from_concurrent_tasks(clock):
     quota = make(clock, images_per_hour=100, concurrent=3)
 
-    async def one_generation() -> bool:
-        try:
-            with quota.reserve(ALICE, 1):
-                await asyncio.sleep(0.01)
-                return True
-        except QuotaExceeded:
-            return False
-
     async def ten_at_once() -> list[bool]:
+        tried: list[bool] = []
+        everyone_tried = asyncio.Event()
+
+        def tries(outcome: bool) -> None:
+            tried.append(outcome)
+            if len(tried) == 10:
+                everyone_tried.set()
+
+        async def one_generation() -> bool:
+            try:
+                with quota.reserve(ALICE, 1):
+                    tries(True)
+                    await everyone_tried.wait()  # running until all ten have tried
+                    return True
+            except QuotaExceeded:
+                tries(False)
+                return False
+
         return await asyncio.gather(*(one_generation() for _ in range(10)))
 
     assert sum(asyncio.run(ten_at_once())) == 3  # all ten start before any finishes

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 
 import httpx
 import pytest
 from client_helpers import FAST_RETRY
 from client_helpers import client_for as shared_client_for
+from conftest import free_port, wait_until_async
 
 from imagen_ui.replicate.client import (
     AmbiguousCreateError,
@@ -39,12 +39,6 @@ TOKEN = "r8_TESTtoken_must_never_leak_0123456789"
 def client_for(emu, **kwargs) -> ReplicateClient:
     kwargs.setdefault("token", TOKEN)
     return shared_client_for(emu, **kwargs)
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # -- plain calls ------------------------------------------------------------------------------------
@@ -172,8 +166,7 @@ async def test_prediction_canceled_elsewhere_is_canceled_error(make_emulator) ->
     emu = make_emulator(latency=3.0)
     async with client_for(emu) as client:
         run = asyncio.ensure_future(client.run(MODEL, INPUT))
-        while not emu.predictions():
-            await asyncio.sleep(0.02)
+        await wait_until_async(lambda: emu.predictions())
         await client.cancel_prediction(emu.predictions()[0]["id"])
         with pytest.raises(PredictionCanceledError) as info:
             await run
@@ -232,7 +225,7 @@ async def test_get_retries_a_dropped_connection(emulator) -> None:
 
 
 async def test_unreachable_server_is_network_error(emulator) -> None:
-    async with ReplicateClient(TOKEN, base_url=f"http://127.0.0.1:{closed_port()}", retry=FAST_RETRY) as client:
+    async with ReplicateClient(TOKEN, base_url=f"http://127.0.0.1:{free_port()}", retry=FAST_RETRY) as client:
         with pytest.raises(NetworkError) as on_get:
             await client.account()
         with pytest.raises(NetworkError) as on_create:
@@ -359,7 +352,7 @@ async def test_token_never_appears_in_reprs_errors_or_logs(make_emulator, caplog
             await wrong.account()
         except ReplicateError as exc:
             errors.append(exc)
-    async with ReplicateClient(TOKEN, base_url=f"http://127.0.0.1:{closed_port()}", retry=FAST_RETRY) as dead:
+    async with ReplicateClient(TOKEN, base_url=f"http://127.0.0.1:{free_port()}", retry=FAST_RETRY) as dead:
         try:
             await dead.account()
         except ReplicateError as exc:

@@ -7,6 +7,7 @@ import time
 
 import pytest
 from client_helpers import client_for as shared_client_for
+from conftest import wait_until_async
 
 from imagen_ui.replicate.client import Prediction, ReplicateClient
 from imagen_ui.replicate.polling import Poller
@@ -21,16 +22,6 @@ INPUT = {"prompt": "a lighthouse at dusk"}
 def client_for(emu, **kwargs) -> ReplicateClient:
     kwargs.setdefault("poll_interval", 0.5)  # the waiting tests measure the client's own pacing
     return shared_client_for(emu, **kwargs)
-
-
-async def wait_until(condition, timeout: float, step: float = 0.02) -> float:
-    """Seconds until `condition()` held; fails the test after `timeout`."""
-    started = time.monotonic()
-    while not condition():
-        if time.monotonic() - started > timeout:
-            pytest.fail(f"condition not met within {timeout} s")
-        await asyncio.sleep(step)
-    return time.monotonic() - started
 
 
 # -- sync mode --------------------------------------------------------------------------------------
@@ -130,11 +121,11 @@ async def test_cancelling_a_waiter_removes_it(make_emulator) -> None:
     async with client_for(emu, poll_interval=0.1) as client:
         created = await client.create_prediction(MODEL, INPUT)
         waiter = asyncio.ensure_future(client.wait(created))
-        await wait_until(lambda: client.waiting == 1, 1)
+        await wait_until_async(lambda: client.waiting == 1, 1)
         waiter.cancel()
-        await wait_until(lambda: client.waiting == 0, 1)
+        await wait_until_async(lambda: client.waiting == 0, 1)
         polls = emu.count("GET", "/v1/predictions")
-        await asyncio.sleep(0.4)
+        await asyncio.sleep(0.4)  # the behaviour under test: four poll intervals pass without a poll
         assert emu.count("GET", "/v1/predictions") == polls, "still polling a prediction nobody waits for"
         await client.cancel_prediction(created.id)
 
@@ -144,7 +135,7 @@ async def test_resolve_wakes_a_waiter_without_a_poll(make_emulator) -> None:
     async with client_for(emu, poll_interval=30.0) as client:
         created = await client.create_prediction(MODEL, INPUT)
         waiter = asyncio.ensure_future(client.wait(created))
-        await wait_until(lambda: emu.prediction(created.id)["status"] == "succeeded", 2)
+        await wait_until_async(lambda: emu.prediction(created.id)["status"] == "succeeded", 2)
         assert not waiter.done()
         assert client.resolve(emu.prediction(created.id)) is True  # what a webhook would deliver
         done = await asyncio.wait_for(waiter, 1)
@@ -158,7 +149,7 @@ async def test_a_webhook_that_beats_the_wait_ends_it_at_once(make_emulator) -> N
     statuses: list[str] = []
     async with client_for(emu, poll_interval=30.0) as client:
         created = await client.create_prediction(MODEL, INPUT)
-        await wait_until(lambda: emu.prediction(created.id)["status"] == "succeeded", 2)
+        await wait_until_async(lambda: emu.prediction(created.id)["status"] == "succeeded", 2)
         assert client.resolve(emu.prediction(created.id)) is False  # nobody waits yet: remembered
         done = await asyncio.wait_for(client.wait(created, on_update=lambda p: statuses.append(p.status)), 1)
         again = await asyncio.wait_for(client.wait(created), 1)  # a second waiter is served too
@@ -182,14 +173,14 @@ async def test_unwatched_news_is_remembered_for_a_bounded_number_and_time(make_e
     async with client_for(emu) as client:
         first, second, third = [await client.create_prediction(MODEL, INPUT) for _ in range(3)]
     for created in (first, second, third):
-        await wait_until(lambda: emu.prediction(created.id)["status"] == "succeeded", 2)
+        await wait_until_async(lambda: emu.prediction(created.id)["status"] == "succeeded", 2)
         assert poller.resolve(emu.prediction(created.id)) is False
     try:
         await asyncio.wait_for(poller.watch(third), 1)
         assert gets == [], "the newest news is remembered"
         await asyncio.wait_for(poller.watch(first), 1)
         assert gets == [first.id], "only the newest two are remembered: the oldest was polled"
-        await asyncio.sleep(0.6)
+        await asyncio.sleep(0.6)  # the behaviour under test: the remembered news outlives its 0.5 s
         await asyncio.wait_for(poller.watch(second), 1)
         assert gets == [first.id, second.id], "remembered news expires"
     finally:
@@ -230,7 +221,7 @@ async def test_older_states_arriving_late_are_ignored(make_emulator) -> None:
     async with client_for(emu, poll_interval=30.0) as client:
         created = await client.create_prediction(MODEL, INPUT)
         waiter = asyncio.ensure_future(client.wait(created, on_update=lambda p: statuses.append(p.status)))
-        await wait_until(lambda: client.waiting == 1, 1)
+        await wait_until_async(lambda: client.waiting == 1, 1)
         current = emu.prediction(created.id)
         client.resolve({**current, "status": "processing"})
         client.resolve({**current, "status": "starting"})  # a reordered "start" webhook
@@ -256,15 +247,15 @@ async def test_cancel_during_the_open_sync_create_still_cancels_remotely(make_em
     emu = make_emulator(latency=3.0)
     async with client_for(emu) as client:
         run = asyncio.ensure_future(client.run(MODEL, INPUT))
-        await asyncio.sleep(0.1)
-        assert len(emu.predictions()) == 1 and client.calls == {"create": 1}  # the create is still open
+        await wait_until_async(lambda: len(emu.predictions()) == 1)
+        assert client.calls == {"create": 1}  # the create is still open (its sync wait lasts 1 s)
         run.cancel()
         cancelled_at = time.monotonic()
         with pytest.raises(asyncio.CancelledError):
             await run
         assert time.monotonic() - cancelled_at < 0.1, "the caller must not wait for the cleanup"
         pid = emu.predictions()[0]["id"]
-        took = await wait_until(lambda: emu.prediction(pid)["status"] == "canceled", 1.5)
+        took = await wait_until_async(lambda: emu.prediction(pid)["status"] == "canceled", 1.5)
     assert took < 1.5
     assert emu.count("POST", f"/v1/predictions/{pid}/cancel") == 1
 
@@ -274,11 +265,11 @@ async def test_cancel_while_polling_cancels_remotely_at_once(make_emulator) -> N
     async with client_for(emu, poll_interval=0.2) as client:
         seen: list[Prediction] = []
         run = asyncio.ensure_future(client.run(MODEL, INPUT, on_update=seen.append))
-        await wait_until(lambda: bool(seen), 2)  # the create answered: now polling
+        await wait_until_async(lambda: bool(seen), 2)  # the create answered: now polling
         run.cancel()
         with pytest.raises(asyncio.CancelledError):
             await run
-        took = await wait_until(lambda: emu.prediction(seen[0].id)["status"] == "canceled", 0.5)
+        took = await wait_until_async(lambda: emu.prediction(seen[0].id)["status"] == "canceled", 0.5)
         assert client.waiting == 0
     assert took < 0.5
 
@@ -287,7 +278,7 @@ async def test_aclose_lets_a_pending_remote_cancel_finish(make_emulator) -> None
     emu = make_emulator(latency=3.0)
     client = client_for(emu)
     run = asyncio.ensure_future(client.run(MODEL, INPUT))
-    await asyncio.sleep(0.1)
+    await wait_until_async(lambda: len(emu.predictions()) == 1)  # the create reached Replicate
     run.cancel()
     with pytest.raises(asyncio.CancelledError):
         await run

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import uvicorn
+from conftest import free_port, wait_until_async
 from starlette.applications import Starlette
 
 from imagen_ui.emulator import Emulator
@@ -41,9 +42,8 @@ async def receiving(client: ReplicateClient) -> AsyncIterator[tuple[str, Webhook
         sock.bind(("127.0.0.1", 0))
         task = asyncio.ensure_future(server.serve(sockets=[sock]))
         try:
-            while not server.started:
-                assert not task.done(), "the receiver did not start"
-                await asyncio.sleep(0.01)
+            await wait_until_async(lambda: server.started or task.done())
+            assert not task.done(), "the receiver did not start"
             yield f"http://127.0.0.1:{sock.getsockname()[1]}{WEBHOOK_PATH}", receiver
         finally:
             server.should_exit = True
@@ -51,9 +51,7 @@ async def receiving(client: ReplicateClient) -> AsyncIterator[tuple[str, Webhook
 
 
 def closed_port_url() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}{WEBHOOK_PATH}"  # nothing listens once closed
+    return f"http://127.0.0.1:{free_port()}{WEBHOOK_PATH}"  # nothing listens there
 
 
 def client_for(emu: Emulator, grace: float) -> ReplicateClient:

@@ -10,7 +10,6 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 from playground import serve
 from playwright.sync_api import expect
-from test_browser import browser, page  # noqa: F401 - shared Chromium fixtures
 
 HOST = "r8_HOSTCANARY7f3a9c1e5b2d4f6a8c0e"
 VISITOR = "r8_VISITORCANARY2b4d6f8a0c1e3a5"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playground import free_port
+from conftest import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,15 +26,21 @@ def start_app(emulator_url: str, history: Path) -> tuple[subprocess.Popen, str]:
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def serving() -> bool:
+        if process.poll() is not None:
+            pytest.fail(f"the app exited with {process.returncode} before serving: {process.stderr.read()}")
         try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return process, url
+            return httpx.get(url, timeout=1).status_code == 200
         except httpx.HTTPError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"the app did not start: {process.stderr.read()}")
+            return False
+
+    try:
+        wait_until(serving, timeout=30, step=0.1, message="the app did not serve its page within 30 s")
+    except BaseException:
+        process.kill()
+        raise
+    return process, url
 
 
 def click_then_stop(app: subprocess.Popen, url: str, emulator, n: int) -> float:
@@ -43,9 +49,9 @@ def click_then_stop(app: subprocess.Popen, url: str, emulator, n: int) -> float:
     answer = httpx.post(f"{url}/gradio_api/call/generate",
                         json={"data": ["stopping soon", "1:1", "jpg", "block_only_high", n]})
     answer.raise_for_status()
-    deadline = time.monotonic() + 5
-    while len(emulator.predictions()) < n and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: len(emulator.predictions()) == n,
+               message=lambda: f"{len(emulator.predictions())} of the {n} predictions were created")
+    assert all(p["status"] in ("starting", "processing") for p in emulator.predictions())  # in flight
     stopped = time.monotonic()
     app.send_signal(signal.SIGTERM)
     assert app.wait(timeout=30) == 0

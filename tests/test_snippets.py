@@ -1,8 +1,9 @@
 """The "Use via API" snippets: short, exact, token-free, and they really run.
 
 The Python snippet runs in a subprocess with the official client against the emulator, the curl
-snippet runs through bash (and curl, when installed) against it, and the JavaScript snippet runs
-under node with a stand-in `replicate` module that records what it was given.
+snippet runs through bash and curl against it, and the JavaScript snippet runs under node with a
+stand-in `replicate` module that records what it was given. curl and node must be installed
+(.ci/run installs them): these tests fail, never skip, without them.
 """
 
 from __future__ import annotations
@@ -47,6 +48,14 @@ def schema(model: str) -> ModelSchema:
 FAST = schema("google/imagen-4-fast")
 FLUX = schema("black-forest-labs/flux-schnell")
 ALL_SNIPPETS = (python_snippet, javascript_snippet, curl_snippet)
+
+
+def installed(program: str, package: str) -> str:
+    """The path of `program`; fails the test (it must never skip) when it is missing."""
+    path = shutil.which(program)
+    if path is None:
+        pytest.fail(f"{program} is not installed: apt-get install {package} (as .ci/run does)")
+    return path
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -179,8 +188,8 @@ def test_bash_hands_curl_the_exact_json_body(tmp_path: Path) -> None:
     assert not (tmp_path / "pwned").exists()  # no command substitution ran
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_curl_snippet_creates_the_prediction_on_the_emulator(make_emulator: Any, tmp_path: Path) -> None:
+    installed("curl", "curl")
     emu = make_emulator(latency=0.05, token=TOKEN)  # any other token is a 401
     form = {"prompt": TRICKY_PROMPT, "aspect_ratio": "3:4", "safety_filter_level": "block_low_and_above"}
     snippet = curl_snippet(FAST, form, base_url=emu.base_url)
@@ -241,6 +250,24 @@ def test_python_snippet_runs_with_the_official_client(make_emulator: Any, tmp_pa
     assert served.startswith(b"\x89PNG")
 
 
+def test_python_snippet_for_several_images_runs_once_per_image(make_emulator: Any, tmp_path: Path) -> None:
+    emu = make_emulator(latency=0.05, token=TOKEN)
+    form = {"prompt": "three of them", "output_format": "png"}
+    run_python_snippet(python_snippet(FAST, form, runs=3), emu, tmp_path)
+    assert created_inputs(emu) == [form] * 3
+    assert sorted(p.name for p in tmp_path.glob("output_*.png")) == ["output_1.png", "output_2.png", "output_3.png"]
+
+
+def test_curl_snippet_for_several_images_loops(make_emulator: Any, tmp_path: Path) -> None:
+    emu = make_emulator(latency=0.05, token=TOKEN)
+    form = {"prompt": TRICKY_PROMPT}
+    snippet = curl_snippet(FAST, form, base_url=emu.base_url, runs=2)
+    result = subprocess.run(["bash", "-c", snippet], env=clean_env(REPLICATE_API_TOKEN=TOKEN), cwd=tmp_path,
+                            capture_output=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(r.body) for r in emu.requests if r.method == "POST"] == [{"input": form}] * 2
+
+
 def test_python_snippet_saves_every_image_of_a_list_output(make_emulator: Any, tmp_path: Path) -> None:
     emu = make_emulator(latency=0.05, token=TOKEN)
     form = {"prompt": "cake", "num_outputs": 2, "seed": 7, "output_quality": 80, "go_fast": False}
@@ -282,15 +309,11 @@ def run_javascript_snippet(snippet: str, cwd: Path, outputs: int) -> dict[str, A
     (package / "index.js").write_text(FAKE_REPLICATE)
     (cwd / "snippet.mjs").write_text(snippet, encoding="utf-8")
     env = clean_env(SNIPPET_RECORD=str(cwd / "record.json"), SNIPPET_OUTPUTS=str(outputs))
-    result = subprocess.run(["node", "snippet.mjs"], env=env, cwd=cwd, capture_output=True, timeout=30)
+    result = subprocess.run([installed("node", "nodejs"), "snippet.mjs"], env=env, cwd=cwd, capture_output=True, timeout=30)
     assert result.returncode == 0, result.stderr.decode()
     return json.loads((cwd / "record.json").read_text(encoding="utf-8"))
 
 
-node_required = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
-
-
-@node_required
 def test_javascript_snippet_passes_the_exact_input_and_saves_the_file(tmp_path: Path) -> None:
     form = {"prompt": TRICKY_PROMPT, "aspect_ratio": "4:3", "extra key": [1, {"x": None}]}
     record = run_javascript_snippet(javascript_snippet(FAST, form), tmp_path, outputs=0)
@@ -298,7 +321,6 @@ def test_javascript_snippet_passes_the_exact_input_and_saves_the_file(tmp_path: 
     assert (tmp_path / "output.jpg").read_bytes() == b"image 0"
 
 
-@node_required
 def test_javascript_snippet_saves_every_image_of_a_list_output(tmp_path: Path) -> None:
     form = {"prompt": "cake", "num_outputs": 3, "disable_safety_checker": True, "output_format": "png"}
     record = run_javascript_snippet(javascript_snippet(FLUX, form), tmp_path, outputs=3)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 import time
 import uuid
@@ -20,6 +19,7 @@ from typing import Any
 import gradio as gr
 import httpx
 import pytest
+from conftest import free_port, wait_until_async
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount
@@ -111,12 +111,6 @@ def signed(
         "webhook-signature": sign(secret, delivery_id, timestamp, raw),
     }
     return raw, headers
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def launch(**launch_options: Any) -> tuple[gr.Blocks, Any, str]:
@@ -289,9 +283,7 @@ async def test_the_emulators_webhook_wakes_a_waiting_client(make_emulator: Any) 
         assert client.calls["get"] == 0 and client.calls["list"] == 0
         assert took < 5
         # The route answers on its own thread, maybe just after the waiter woke.
-        deadline = time.monotonic() + 5
-        while not receiver.counts["accepted"] and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
+        await wait_until_async(lambda: receiver.counts["accepted"])
         assert receiver.counts == {"accepted": 1}
     finally:
         await asyncio.to_thread(demo.close)

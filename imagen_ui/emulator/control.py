@@ -100,6 +100,11 @@ class Emulator:
         return self._state.webhook_secret
 
     @property
+    def webhooks_pending(self) -> int:
+        """Webhook deliveries not finished yet: sending, or waiting to retry."""
+        return self._state.webhooks.pending
+
+    @property
     def requests(self) -> list[RecordedRequest]:
         return self._state.requests.snapshot()
 

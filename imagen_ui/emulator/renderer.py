@@ -1,10 +1,11 @@
-"""Rendering off the event loop: a thread pool plus a bounded LRU of results by request inputs."""
+"""Rendering off the event loop: a thread pool plus a bounded LRU (cachetools) of results by request inputs."""
 
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
+
+from cachetools import LRUCache
 
 from .images import ImageSpec, RenderedImage, render
 
@@ -19,19 +20,14 @@ class Renderer:
         # One thread: measured on 2 cores, a second one added no throughput (64 images take
         # ~0.6 s either way; rendering is mostly GIL-bound) but lengthened the event loop's waits.
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="emulator-render")
-        self._cache: OrderedDict[ImageSpec, asyncio.Future[RenderedImage]] = OrderedDict()
-        self._max_entries = max_entries
+        self._cache: LRUCache[ImageSpec, asyncio.Future[RenderedImage]] = LRUCache(maxsize=max_entries)
 
     def render(self, spec: ImageSpec) -> asyncio.Future[RenderedImage]:
         """A future for the image; starts rendering now unless a usable one is cached."""
-        future = self._cache.get(spec)
+        future = self._cache.get(spec)  # a hit counts as use
         if future is not None and not _failed(future):
-            self._cache.move_to_end(spec)
             return future
-        future = asyncio.get_running_loop().run_in_executor(self._pool, render, spec)
-        self._cache[spec] = future
-        while len(self._cache) > self._max_entries:
-            self._cache.popitem(last=False)
+        future = self._cache[spec] = asyncio.get_running_loop().run_in_executor(self._pool, render, spec)
         return future
 
     def close(self) -> None:

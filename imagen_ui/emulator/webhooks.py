@@ -46,6 +46,11 @@ class WebhookSender:
         self._client: httpx.AsyncClient | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
+    @property
+    def pending(self) -> int:
+        """Deliveries still being attempted (retries included)."""
+        return len(self._tasks)
+
     def send(self, url: str, body: bytes, *, retry: bool) -> None:
         task = asyncio.get_running_loop().create_task(self._deliver(url, body, retry))
         self._tasks.add(task)

@@ -18,8 +18,8 @@ from imagen_ui.public.quota import (
     trust_forwarded_for,
     visitor_keys,
 )
-from imagen_ui.public.visitors import SET_COOKIE_JS, visitor_id
+from imagen_ui.public.visitors import SET_COOKIE_JS, token_owner, visitor_id
 
 __all__ = ["SET_COOKIE_JS", "Budget", "BudgetSpent", "ProxyTrust", "Quota", "QuotaExceeded", "Reservation",
-           "client_address", "quota_from_settings", "same_peer_warning", "trust_forwarded_for", "visitor_id",
-           "visitor_keys"]
+           "client_address", "quota_from_settings", "same_peer_warning", "token_owner", "trust_forwarded_for",
+           "visitor_id", "visitor_keys"]

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from imagen_ui.pricing import PRICES_AS_OF, format_usd
+from imagen_ui.pricing import PRICES_AS_OF, format_usd, image_price
 
 __all__ = ["OWN_TOKEN_HINT", "Budget", "BudgetHold", "BudgetSpent"]
 
@@ -84,6 +84,12 @@ class Budget:
         if not self.enabled:
             return math.inf
         return max(0.0, self.limit_usd - self.spent_today())
+
+    def images_left(self, model: str, inputs: dict | None = None) -> int | None:
+        """Images of `model` what is left today pays for (None: no limit); for a batch, checked whole."""
+        if not self.enabled:
+            return None
+        return int(self.remaining() / image_price(model, inputs) + 1e-9)
 
     def charge(self, usd: float) -> BudgetHold:
         """Take `usd` for a click now, or raise BudgetSpent when today's budget cannot pay it."""

@@ -112,6 +112,9 @@ class Quota:
         self._max_keys = max_keys
         # key -> charges, oldest first. Keys ordered by their latest charge, so expired keys are
         # found at the front and the oldest are the ones dropped at the cap.
+        # Not a cachetools TTLCache (which the rest of the app uses for its caps): this order is the
+        # limit's own data, and a TTLCache would count a mere look (remaining(), a refused click) as
+        # use, so at the cap a visitor who keeps asking would outlive one who was charged later.
         self._windows: OrderedDict[str, deque[_Charge]] = OrderedDict()
         self._running: dict[str, int] = {}
         self._lock = threading.Lock()

@@ -45,3 +45,9 @@ def _cookie_value(header: str, name: str) -> str | None:
         if equals and key.strip() == name:
             return value.strip().strip('"')
     return None
+
+
+def token_owner(token: str) -> str:
+    """A history owner id for a visitor known only by their own Replicate token (an MCP client):
+    stable for the token, and no way back to it (a one-way hash; the token itself is never stored)."""
+    return "t-" + hashlib.sha256(("imagen-ui history owner:" + token).encode()).hexdigest()[:32]

@@ -19,10 +19,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from cachetools import TTLCache
 
 from imagen_ui.replicate.errors import (
     PredictionNotFoundError,
@@ -56,28 +57,27 @@ class _Watch:
 
 
 class _RecentlyFinished:
-    """Done predictions nobody was watching when their news came: the newest `size`, for `ttl` seconds."""
+    """Done predictions nobody was watching when their news came: the latest `size`, for `ttl` seconds.
+
+    A cachetools TTLCache: each entry lives `ttl` seconds from its last news, and past `size` the
+    least recently used goes first.
+    """
 
     def __init__(self, size: int, ttl: float) -> None:
         self.size = size
         self.ttl = ttl
-        self._items: OrderedDict[str, tuple[float, Prediction]] = OrderedDict()
+        self._items: TTLCache[str, Prediction] = TTLCache(maxsize=size, ttl=ttl, timer=time.monotonic)
 
     def add(self, prediction: Prediction) -> None:
+        if self.size < 1:
+            return  # remember nothing (a cache of size 0 refuses every entry)
         known = self._items.get(prediction.id)
-        if known is not None and _progress(known[1]) > _progress(prediction):
+        if known is not None and _progress(known) > _progress(prediction):
             return  # a reordered delivery: keep the later state
-        self._items[prediction.id] = (time.monotonic() + self.ttl, prediction)
-        self._items.move_to_end(prediction.id)
-        while len(self._items) > self.size:
-            self._items.popitem(last=False)
+        self._items[prediction.id] = prediction
 
     def get(self, pid: str) -> Prediction | None:
-        now = time.monotonic()
-        while self._items and next(iter(self._items.values()))[0] <= now:  # oldest first: drop the expired
-            self._items.popitem(last=False)
-        item = self._items.get(pid)
-        return None if item is None else item[1]
+        return self._items.get(pid)
 
     def clear(self) -> None:
         self._items.clear()
@@ -150,7 +150,11 @@ class Poller:
         watch = self._watches.get(prediction.id)
         if watch is None:
             expected_end = (started if started is not None else now) + expected_runtime if expected_runtime else None
-            watch = self._watches[prediction.id] = _Watch(prediction, self._first_due(expected_end, now), expected_end)
+            due = self._first_due(expected_end, now)
+            if prediction.status == "starting" and self.webhook_grace is None:
+                # Queued or booting at Replicate: look again soon, so the page can say when it runs.
+                due = min(due, now + 2 * self.interval)
+            watch = self._watches[prediction.id] = _Watch(prediction, due, expected_end)
         waiter = _Waiter(future, on_update)
         watch.waiters.append(waiter)
         future.add_done_callback(lambda f: self._forget(prediction.id, waiter) if f.cancelled() else None)

@@ -17,10 +17,11 @@ import inspect
 import json
 import logging
 import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from cachetools import FIFOCache
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -91,13 +92,14 @@ class WebhookReceiver:
         self._secret_provider = secret_provider
         self._on_prediction = on_prediction
         self._clock = clock
-        self._max_seen = max_seen
         self._refresh_interval = secret_refresh_interval
         self._secret: str | None = None
         self._fetched_at = float("-inf")  # time.monotonic() of the last fetch
         self._secret_lock = asyncio.Lock()
-        self._seen_ids: OrderedDict[str, None] = OrderedDict()
-        self._progress: OrderedDict[str, tuple[int, str]] = OrderedDict()
+        # The latest `max_seen` of each, by when they were last recorded (cachetools' FIFOCache: a
+        # key set again moves to the end; looking one up does not).
+        self._seen_ids: FIFOCache[str, None] = FIFOCache(maxsize=max_seen)
+        self._progress: FIFOCache[str, tuple[int, str]] = FIFOCache(maxsize=max_seen)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reading = 0  # deliveries whose body is being read or checked now
         self.route = Route(path, self.handle, methods=["POST"], name="replicate_webhook")
@@ -157,7 +159,7 @@ class WebhookReceiver:
         progress = _progress_of(prediction)
         seen = self._progress.get(prediction["id"])
         if seen is not None and _is_older(progress, seen):
-            self._remember(self._seen_ids, delivery_id, None)
+            self._seen_ids[delivery_id] = None
             return self._answer(200, "out_of_order", "ignored: older state")
         try:
             outcome = self._on_prediction(prediction)
@@ -166,8 +168,8 @@ class WebhookReceiver:
             return self._answer(500, "handler_failed", "not processed")  # not remembered: a retry may work
         if inspect.isawaitable(outcome):
             self._run_in_background(outcome)
-        self._remember(self._seen_ids, delivery_id, None)
-        self._remember(self._progress, prediction["id"], progress)
+        self._seen_ids[delivery_id] = None
+        self._progress[prediction["id"]] = progress
         return self._answer(200, "accepted", "ok")
 
     # -- the secret -------------------------------------------------------------------------------------
@@ -221,12 +223,6 @@ class WebhookReceiver:
         self._secret = secret
 
     # -- bookkeeping ------------------------------------------------------------------------------------
-
-    def _remember(self, memory: OrderedDict[str, Any], key: str, value: Any) -> None:
-        memory[key] = value
-        memory.move_to_end(key)
-        while len(memory) > self._max_seen:
-            memory.popitem(last=False)
 
     def _run_in_background(self, awaitable: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(awaitable)

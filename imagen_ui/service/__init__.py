@@ -2,6 +2,9 @@
 
     generation      GenerationService: validate -> N predictions -> download -> store -> snapshots
     image_count     a click's image count and seeds as predictions (the model's own count input)
+    batch_input     a batch's prompts from pasted text or a .txt/.csv file, checked by line (pure)
+    batch           BatchService: a batch's prompts paced through GenerationService; its zip
+    assistant       what the MCP tools do: describe models, generate, search history
     messages        the one place typed errors become a person's words
     catalog_loader  the offered models' schemas fetched at start-up
 
@@ -13,6 +16,7 @@ from imagen_ui.public import (
     SET_COOKIE_JS,
     BudgetSpent,
     QuotaExceeded,
+    token_owner,
     visitor_id,
     visitor_keys,
 )
@@ -28,10 +32,12 @@ from imagen_ui.service.generation import (
     Viewer,
     Visitor,
 )
+from imagen_ui.service.batch import Batch, BatchItem, BatchRefused, BatchService, BatchSnapshot
 from imagen_ui.service.image_count import SEED_INPUT, count_input
 from imagen_ui.service.messages import token_refusal
 from imagen_ui.store import Entry
 
-__all__ = ["SEED_INPUT", "SET_COOKIE_JS", "BudgetSpent", "Entry", "GenerationService", "HistoryPage", "ImageSlot",
-           "QuotaExceeded", "ReplicateError", "Restored", "ShuttingDown", "Snapshot", "TokenForgotten", "Viewer",
-           "Visitor", "count_input", "token_refusal", "visitor_id", "visitor_keys"]
+__all__ = ["SEED_INPUT", "SET_COOKIE_JS", "Batch", "BatchItem", "BatchRefused", "BatchService", "BatchSnapshot",
+           "BudgetSpent", "Entry", "GenerationService", "HistoryPage", "ImageSlot", "QuotaExceeded", "ReplicateError",
+           "Restored", "ShuttingDown", "Snapshot", "TokenForgotten", "Viewer", "Visitor", "count_input",
+           "token_owner", "token_refusal", "visitor_id", "visitor_keys"]

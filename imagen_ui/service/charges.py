@@ -41,15 +41,17 @@ class Charges:
         self.quota = quota
         self.budget = budget
 
-    def open(self, keys: Sequence[str], images: Sequence[tuple[str, dict]], *, own_token: bool) -> Tab:
-        """Charge a click of `images` ((model, inputs) per image) for the visitor known by `keys`."""
+    def open(self, keys: Sequence[str], images: Sequence[tuple[str, dict]], *, own_token: bool,
+             prepaid: bool = False) -> Tab:
+        """Charge a click of `images` ((model, inputs) per image) for the visitor known by `keys`.
+        `prepaid`: the caller holds the quota for them (a batch); the budget is still charged here."""
         prices = [image_price(model, inputs) for model, inputs in images]
         tab = Tab(prices)
         if own_token:
             return tab
         if self.budget is not None:
             tab.hold = self.budget.charge(sum(prices))
-        if self.quota is not None and self.quota.enabled:
+        if not prepaid and self.quota is not None and self.quota.enabled:
             try:
                 tab.reservation = self.quota.reserve(keys, len(prices))
             except BaseException:

@@ -12,10 +12,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import OrderedDict, defaultdict
-from collections.abc import AsyncIterator, Mapping
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from cachetools import LRUCache
 
 from imagen_ui import pricing
 from imagen_ui.catalog import ModelEntry
@@ -36,6 +38,7 @@ from imagen_ui.service import messages
 from imagen_ui.service.charges import Charges
 from imagen_ui.service.fair_share import FairQueue, lane_of
 from imagen_ui.service.image_count import SEED_INPUT, plan_images
+from imagen_ui.store.archive import write_zip
 from imagen_ui.store.history import Entry, History, parameters_of
 
 # Replicate allows 600 creates a minute per account; a burst covers one busy moment.
@@ -53,7 +56,9 @@ class ImageSlot:
 
     index: int
     model: str = ""
-    status: str = "queued"  # queued | starting | processing | succeeded | failed | canceled
+    # queued | sent (to Replicate, no answer yet) | starting | processing (as Replicate says) |
+    # succeeded | failed | canceled
+    status: str = "queued"
     started_at: float | None = None  # monotonic time the prediction was sent
     finished_at: float | None = None
     prediction_id: str | None = None
@@ -63,7 +68,7 @@ class ImageSlot:
     seed: int | None = None  # the seed sent with the prediction, when the model takes one
     # Its create may have reached Replicate (so it may be billed): set when the create is sent,
     # cleared only when Replicate certainly made nothing (a 4xx answer, a request that never left).
-    sent: bool = False
+    billable: bool = False
 
     @property
     def done(self) -> bool:
@@ -121,6 +126,7 @@ class Restored:
 @dataclass(frozen=True)
 class Snapshot:
     slots: tuple[ImageSlot, ...]
+    prompt: str = ""  # the click's prompt, for what its files are named after
 
     @property
     def done(self) -> bool:
@@ -174,6 +180,11 @@ class GenerationService:
         self._last: dict[str, Snapshot] = {}
         self._loop: asyncio.AbstractEventLoop | None = None  # where the generations run
         self._accepting = True
+
+    @property
+    def accepting(self) -> bool:
+        """False once the app is stopping (drain): new work is refused."""
+        return self._accepting
 
     def schema_for(self, model: str) -> ModelSchema:
         entry = self.catalog.get(model)
@@ -243,8 +254,10 @@ class GenerationService:
         *,
         visitor: Visitor = Visitor(),
         session: str | None = None,
+        prepaid: bool = False,
     ) -> AsyncIterator[Snapshot]:
-        """Make one image per job, all in parallel (one click, or one Compare across models)."""
+        """Make one image per job, all in parallel (one click, or one Compare across models).
+        `prepaid`: the caller holds the quota reservation for these images (a batch, see batch.py)."""
         if not self._accepting:
             raise ShuttingDown("The app is restarting. Try again in a moment.")
         self._loop = asyncio.get_running_loop()
@@ -256,7 +269,7 @@ class GenerationService:
         slots = [ImageSlot(index=first + k, model=job.model, seed=_seed_of(job))
                  for first, job in zip(firsts, jobs) for k in range(job.outputs)]
         images = [(job.model, job.inputs) for job in jobs for _ in range(job.outputs)]
-        tab = self._charges.open(visitor.keys, images, own_token=bool(visitor.token))
+        tab = self._charges.open(visitor.keys, images, own_token=bool(visitor.token), prepaid=prepaid)
         lane = lane_of(visitor.keys)
         changed = asyncio.Event()
 
@@ -274,7 +287,8 @@ class GenerationService:
         self._sessions[key].update(tasks)
         try:
             await asyncio.sleep(0)  # lets the tasks start, so the first snapshot already says so
-            snapshot = Snapshot(tuple(slots))
+            prompt = str(jobs[0].inputs.get("prompt") or "") if jobs else ""
+            snapshot = Snapshot(tuple(slots), prompt)
             self._last[key] = snapshot
             yield snapshot
             sent, held_until = snapshot, None
@@ -286,7 +300,7 @@ class GenerationService:
                     async with asyncio.timeout_at(held_until):
                         await changed.wait()
                 changed.clear()
-                snapshot = Snapshot(tuple(slots))
+                snapshot = Snapshot(tuple(slots), prompt)
                 self._last[key] = snapshot
                 # Each snapshot sent costs the page an update (Gradio's postprocessing, an event on
                 # the stream), so only what a person can see is sent, and a mere step (starting ->
@@ -305,7 +319,7 @@ class GenerationService:
             # cancelling the tasks makes the client cancel their predictions on Replicate.
             for task in tasks:
                 task.cancel()
-            tab.settle([slot.sent for slot in slots])  # refunds what certainly never reached Replicate
+            tab.settle([slot.billable for slot in slots])  # refunds what certainly never reached Replicate
             self._sessions[key].difference_update(tasks)
             if not self._sessions[key]:
                 self._sessions.pop(key, None)
@@ -313,6 +327,15 @@ class GenerationService:
     def last_snapshot(self, session: str | None) -> Snapshot | None:
         """The latest state of a session's most recent click (for the Stop button's status)."""
         return self._last.get(session or "")
+
+    def archive(self, snapshot: Snapshot) -> Path | None:
+        """Download all: a zip of a click's stored originals, named after the click (None when it
+        made fewer than two files: the Download button has the one)."""
+        paths = snapshot.paths
+        if len(paths) < 2:
+            return None
+        models = {slot.model for slot in snapshot.slots}
+        return write_zip(paths, model=models.pop() if len(models) == 1 else "compare", prompt=snapshot.prompt)
 
     def cancel_session(self, session: str | None) -> int:
         """Cancel everything a browser session has in flight (its tab was closed). Returns the count."""
@@ -462,7 +485,8 @@ class GenerationService:
         created: str | None = None  # the prediction's id, once Replicate answered the create
         try:
             async with self._turns.turn(lane):
-                update(index, status="starting", started_at=time.monotonic(), sent=True)
+                # "sent", not "starting": until Replicate answers, nothing is known of its state.
+                update(index, status="sent", started_at=time.monotonic(), billable=True)
 
                 def on_update(prediction: Prediction) -> None:
                     nonlocal created
@@ -489,7 +513,7 @@ class GenerationService:
             text = messages.describe(error, model=model, inputs=inputs, has_token=has_token,
                                      others=[m for m, e in self.catalog.items() if e.usable and m != model])
             update(index, status="failed", message=text, finished_at=time.monotonic(),
-                   **({"sent": False} if created is None and create_refused(error) else {}))
+                   **({"billable": False} if created is None and create_refused(error) else {}))
         except Exception:  # noqa: BLE001 - one broken image must not hide the others
             # The type only: an unexpected error's text could carry upstream data.
             logger.exception("image %d failed unexpectedly", index.start)
@@ -543,8 +567,9 @@ class GenerationService:
 
 
 def _seed_of(job: Job) -> int | None:
+    """The seed sent with the job's prediction (for a count-input model, the seed of its whole set)."""
     seed = job.inputs.get(SEED_INPUT)
-    return seed if isinstance(seed, int) and job.outputs == 1 else None
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
 
 
 def _visible(snapshot: Snapshot) -> tuple:
@@ -563,6 +588,19 @@ def _shown_status(status: str) -> str | None:
     return status if status in ("starting", "processing") else None
 
 
+class _ClientCache(LRUCache):
+    """cachetools' LRUCache that hands each client it evicts to `on_evict` (to be closed)."""
+
+    def __init__(self, maxsize: int, on_evict: Callable[[ReplicateClient], None]) -> None:
+        super().__init__(maxsize)
+        self._on_evict = on_evict
+
+    def popitem(self) -> tuple[str, ReplicateClient]:  # the documented hook for evictions
+        token, client = super().popitem()
+        self._on_evict(client)
+        return token, client
+
+
 class VisitorClients:
     """One client per visitor token (bounded, least recently used first out), all for the real API.
 
@@ -571,15 +609,13 @@ class VisitorClients:
     def __init__(self, base_url: str, capacity: int = 256) -> None:
         self.base_url = base_url
         self.capacity = capacity
-        self._clients: OrderedDict[str, ReplicateClient] = OrderedDict()
+        self._clients = _ClientCache(capacity, on_evict=self._close_later)
         self._closing: set[asyncio.Task] = set()
 
     def get(self, token: str) -> ReplicateClient:
-        client = self._clients.pop(token, None) or ReplicateClient(token, base_url=self.base_url)
-        self._clients[token] = client
-        while len(self._clients) > self.capacity:
-            _, evicted = self._clients.popitem(last=False)
-            self._close_later(evicted)
+        client = self._clients.get(token)
+        if client is None:
+            client = self._clients[token] = ReplicateClient(token, base_url=self.base_url)
         return client
 
     def forget(self, token: str | None) -> None:
@@ -588,7 +624,8 @@ class VisitorClients:
             self._close_later(client)
 
     async def aclose(self) -> None:
-        clients, self._clients = list(self._clients.values()), OrderedDict()
+        clients = list(self._clients.values())
+        self._clients.clear()
         for client in clients:
             await client.aclose()
 

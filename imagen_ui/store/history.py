@@ -589,16 +589,22 @@ def _slug(text: str, limit: int) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:limit].rstrip("-")
 
 
-def _file_name(model: str, created: str, prompt: str, prediction_id: str, fmt: str) -> str:
-    """``imagen-4-fast_20261126-051233_a-red-fox-in-snow_<prediction id>.png``"""
+def name_stem(model: str, created: str, prompt: str) -> str:
+    """``imagen-4-fast_20261126-051233_a-red-fox-in-snow``: what a file of one click is named after
+    (`created` is fixed-width ISO 8601 UTC)."""
     model_part = _slug(model.split(":", 1)[0].rsplit("/", 1)[-1], 40) or "model"
     stamp = f"{created[0:4]}{created[5:7]}{created[8:10]}-{created[11:13]}{created[14:16]}{created[17:19]}"
+    return f"{model_part}_{stamp}_{_slug(prompt, 40) or 'image'}"
+
+
+def _file_name(model: str, created: str, prompt: str, prediction_id: str, fmt: str) -> str:
+    """``imagen-4-fast_20261126-051233_a-red-fox-in-snow_<prediction id>.png``"""
     id_part = prediction_id
     if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", prediction_id):
         # Never let an id name another file (or directory); the hash keeps it unique.
         digest = hashlib.sha256(prediction_id.encode("utf-8")).hexdigest()[:12]
         id_part = f"{_slug(prediction_id, 32)}-{digest}".lstrip("-")
-    return f"{model_part}_{stamp}_{_slug(prompt, 40) or 'image'}_{id_part}.{fmt}"
+    return f"{name_stem(model, created, prompt)}_{id_part}.{fmt}"
 
 
 def _infotext_params(model: str, inputs: Mapping, width: int, height: int, prediction_id: str,

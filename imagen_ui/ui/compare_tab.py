@@ -9,7 +9,8 @@ from imagen_ui.schema import InvalidRequest, choice_label
 from imagen_ui.service import GenerationService
 from imagen_ui.ui import notices
 from imagen_ui.ui import status_lines as status
-from imagen_ui.ui.session import Who, session_of, stream
+from imagen_ui.ui.session import Who, refusal, session_of, stream
+from imagen_ui.ui.tiles import Tiles, shape_of
 
 
 def build(service: GenerationService, own_token: gr.State, who: Who) -> None:
@@ -27,7 +28,7 @@ def build(service: GenerationService, own_token: gr.State, who: Who) -> None:
                                  elem_id="compare-aspect_ratio")
             with gr.Row():
                 run_button = gr.Button("Compare", variant="primary", elem_id="compare-run")
-                cancel = gr.Button("Cancel", variant="stop", elem_id="compare-cancel")
+                cancel = gr.Button("Cancel", variant="secondary", elem_id="compare-cancel")  # live while running
         with gr.Column(scale=3, min_width=320):
             gallery = gr.Gallery(label="Side by side", columns=max(1, min(len(usable), 4)),
                                  height="auto", object_fit="contain", elem_id="compare-gallery",
@@ -42,19 +43,15 @@ def build(service: GenerationService, own_token: gr.State, who: Who) -> None:
             generation = service.compare(prompt, list(models or []), common,
                                          visitor=who(request, token), session=session_of(request))
         except InvalidRequest as error:
-            raise notices.error(error, title="Check the form") from None
-        async for update in stream(generation, status.render_by_model, _captioned):
+            raise refusal("Check the form", str(error)) from None
+        async for update in stream(generation, status.render_by_model,
+                                   Tiles(shape_of(aspect_ratio), label=lambda slot: slot.model)):
             yield update
 
     event = run_button.click(compare, inputs=[prompt, models, aspect, own_token],
                              outputs=[gallery, lines], api_name="compare", concurrency_limit=None,
                              show_progress="minimal")
     cancel.click(None, cancels=[event], api_visibility="private")
-
-
-def _captioned(slot, path) -> tuple[str, str]:
-    took = status.elapsed(slot)
-    return str(path), f"{slot.model} · {took}" if took else slot.model
 
 
 def _shared_choices(service: GenerationService, models: list[str], name: str) -> list[str]:

@@ -9,9 +9,11 @@ import html
 
 import gradio as gr
 
+from imagen_ui.schema import choice_label, humanize
 from imagen_ui.service import Entry, GenerationService
 from imagen_ui.ui import notices
-from imagen_ui.ui.session import Who
+from imagen_ui.ui.labels import label_for
+from imagen_ui.ui.session import Who, refusal
 
 PER_PAGE = 24
 
@@ -19,8 +21,8 @@ PER_PAGE = 24
 def build(service: GenerationService, forms, tabs: gr.Tabs, who: Who, tab: gr.Tab) -> None:
     viewer = who.viewer
 
-    with gr.Row():
-        search = gr.Textbox(placeholder="Search prompts…", show_label=False, scale=5,
+    with gr.Row(equal_height=True, elem_id="history-search-row"):
+        search = gr.Textbox(placeholder="Search prompts…", show_label=False, scale=5, container=False,
                             elem_id="history-search", max_length=200)
         refresh = gr.Button("Search", scale=1, elem_id="history-refresh")
     gallery = gr.Gallery(
@@ -34,7 +36,7 @@ def build(service: GenerationService, forms, tabs: gr.Tabs, who: Who, tab: gr.Ta
         elem_id="history-gallery",
     )
     with gr.Row():
-        newer = gr.Button("← Newer", size="sm", elem_id="history-newer")
+        newer = gr.Button("← Newer", size="sm", elem_id="history-newer", interactive=False)
         where = gr.Markdown(label="page", elem_id="history-page")
         older = gr.Button("Older →", size="sm", elem_id="history-older")
     with gr.Row(visible=False, elem_id="history-details", equal_height=False) as details:
@@ -46,7 +48,7 @@ def build(service: GenerationService, forms, tabs: gr.Tabs, who: Who, tab: gr.Ta
                 reuse = gr.Button("Reuse settings", variant="primary", elem_id="history-reuse")
                 download = gr.DownloadButton("Download", elem_id="history-download")
                 delete = gr.Button("Delete…", variant="stop", elem_id="history-delete")
-            with gr.Group(visible=False) as confirm_row:
+            with gr.Group(visible=False, elem_id="history-confirm-box") as confirm_row:
                 gr.Markdown("Delete this image for good? This cannot be undone.")
                 with gr.Row():
                     confirm = gr.Button("Yes, delete it", variant="stop", elem_id="history-confirm")
@@ -66,9 +68,11 @@ def build(service: GenerationService, forms, tabs: gr.Tabs, who: Who, tab: gr.Ta
         else:
             label = "No images match." if query else "No images yet: the ones you generate appear here."
         return {gallery: items, where: label, page_no: found.page, shown_ids: [e.id for e in found.entries],
-                selected: None, details: gr.update(visible=False), confirm_row: gr.update(visible=False)}
+                selected: None, details: gr.update(visible=False), confirm_row: gr.update(visible=False),
+                newer: gr.update(interactive=found.page > 0),
+                older: gr.update(interactive=found.page < found.pages - 1)}
 
-    listing = [gallery, where, page_no, shown_ids, selected, details, confirm_row]
+    listing = [gallery, where, page_no, shown_ids, selected, details, confirm_row, newer, older]
     refresh.click(load, inputs=[search, page_no], outputs=listing, api_name="history")
     for trigger in (tab.select, search.submit):
         trigger(load, inputs=[search, page_no], outputs=listing, api_visibility="private")
@@ -97,7 +101,7 @@ def build(service: GenerationService, forms, tabs: gr.Tabs, who: Who, tab: gr.Ta
     def reuse_settings(entry_id: int | None, request: gr.Request):
         entry = service.history_entry(viewer(request), entry_id)
         if entry is None:
-            raise notices.error("That image is no longer in the history.")
+            raise refusal("Not found", "That image is no longer in the history.")
         notices.info("Settings copied to the Generate tab.")
         model = entry.model if entry.model in service.catalog else service.default_model
         values = service.form_values(entry.inputs, model)
@@ -133,7 +137,7 @@ def _details(entry: Entry) -> str:
             ("Size", f"{entry.width}×{entry.height} {entry.format.upper()}, {entry.byte_size / 1024:.0f} KiB")]
     if entry.predict_time is not None:
         rows.append(("Model time", f"{entry.predict_time:.1f} s"))
-    rows += [(name.replace("_", " ").capitalize(), str(value)) for name, value in entry.inputs.items()
+    rows += [(label_for(name, humanize(name)), choice_label(name, value)) for name, value in entry.inputs.items()
              if name != "prompt"]
     rows.append(("Prediction", entry.prediction_id))
     table = "\n".join(f"| {_cell(k)} | {_cell(v)} |" for k, v in rows)

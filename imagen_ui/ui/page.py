@@ -8,16 +8,19 @@ import gradio as gr
 
 from imagen_ui import gradio_tuning
 from imagen_ui.catalog import ModelEntry
-from imagen_ui.schema import InvalidRequest, ModelSchema
-from imagen_ui.service import SET_COOKIE_JS, GenerationService
+from imagen_ui.schema import InvalidRequest
+from imagen_ui.service import SET_COOKIE_JS, BatchService, GenerationService, count_input
 from imagen_ui.ui import account as ui_account
+from imagen_ui.ui import batch_tab as ui_batch
 from imagen_ui.ui import compare_tab as ui_compare
 from imagen_ui.ui import history_tab as ui_history
+from imagen_ui.ui import mcp_tools as ui_mcp
 from imagen_ui.ui import notices, snippets
 from imagen_ui.ui import status_lines as status
 from imagen_ui.ui.assets import CSS, PAGE_JS
-from imagen_ui.ui.form import Form, Forms, controls_for, slug
-from imagen_ui.ui.session import Who, session_of, stream
+from imagen_ui.ui.form import Form, Forms, carried_over, controls_for, slug
+from imagen_ui.ui.session import Who, refusal, session_of, stream
+from imagen_ui.ui.tiles import Tiles, shape_of
 
 # The prompt from the model's Replicate page, and a few that show the controls off.
 REPLICATE_PAGE_PROMPT = (
@@ -52,10 +55,13 @@ def build(
     public: bool = False,
     trust_forwarded: bool = False,
     max_threads: int = gradio_tuning.MAX_THREADS,
+    mcp: bool = False,
+    batches: BatchService | None = None,
 ) -> gr.Blocks:
     """The playground page. `offline_notice` is shown at the top when set.
 
     `public`: visitors each see only their own history, quotas apply, and they may bring a token."""
+    batches = batches or BatchService(service)
     with gr.Blocks(title="imagen-ui", analytics_enabled=analytics) as demo:
         gr.Markdown("## imagen-ui · text to image on Replicate")
         if offline_notice:
@@ -65,14 +71,18 @@ def build(
             with gr.Tab("Generate", id="generate-tab"):
                 own_token = ui_account.build(demo, service) if public else gr.State(None)
                 forms = _playground(service, own_token, who)
+                ui_batch.build(batches, forms, own_token, who)
             with gr.Tab("Compare", id="compare-tab"):
                 ui_compare.build(service, own_token, who)
             with gr.Tab("History", id="history-tab") as history_tab:
                 ui_history.build(service, forms, tabs, who, history_tab)
+        if mcp:
+            ui_mcp.build(service, who)
         demo.load(None, js=SET_COOKIE_JS)
 
         def closed(request: gr.Request) -> None:
             service.cancel_session(session_of(request))
+            batches.cancel_session(session_of(request))
 
         demo.unload(closed)
 
@@ -98,6 +108,7 @@ def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Fo
                 max_lines=12,
                 placeholder="Describe the image… (Ctrl+Enter to generate)",
                 elem_id="prompt",
+                elem_classes=[_limit_class(catalog[default])],
                 autofocus=True,
             )
             forms = Forms(picker, prompt)
@@ -109,33 +120,42 @@ def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Fo
                         "Generate", variant="primary", visible=primary, elem_classes=["generate-button"],
                         elem_id="generate" if primary else f"generate-{slug(model)}",
                     ))
-                cancel = gr.Button("Cancel", variant="stop", elem_id="cancel")
+                cancel = gr.Button("Cancel", variant="secondary", elem_id="cancel")  # live while running
+            # One count for every model (a model's own count input is hidden and set from it).
+            count = gradio_tuning.accept_any_payload(gr.Slider(1, service.max_images, value=1, step=1,
+                                                               label="Images", elem_id="num_images"))
+            estimate = gr.Markdown(service.estimate(default, 1), elem_id="estimate")
             for model, entry in catalog.items():
                 form = forms.forms[model]
                 with gr.Column(visible=model == default) as form.column:
                     if entry.schema is not None:
                         form.controls = controls_for(entry.schema, primary=model == default)
-            count = gradio_tuning.accept_any_payload(gr.Slider(1, service.max_images, value=1, step=1, label="Number of images",
-                                        elem_id="num_images"))
-            estimate = gr.Markdown(service.estimate(default, 1), elem_id="estimate")
         with gr.Column(scale=3, min_width=320):
             gallery = gr.Gallery(
                 label="Images",
                 columns=2,
                 height="auto",
                 object_fit="contain",
-                buttons=["download", "download_all", "fullscreen"],
+                # Our own Download buttons below give the originals under their names; the
+                # gallery's "download all" would zip the placeholders as gallery.zip.
+                buttons=["fullscreen"],
                 elem_id="gallery",
             )
+            with gr.Row(elem_id="downloads"):
+                download_one = gr.DownloadButton("Download", visible=False, size="sm", elem_id="download")
+                download_all = gr.DownloadButton("Download all", visible=False, size="sm",
+                                                 elem_id="download-all")
             status_box = gr.Markdown(label="status", elem_id="status")
+            gr.HTML('<button id="notify-me" type="button">Notify me when images are ready in a background '
+                    "tab</button>", elem_id="notify", padding=False)
             _api_code(service, forms, count)
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
-            _examples(forms.forms[default], prompt, catalog[default].schema)
+            _examples(forms, catalog)
         with gr.Column(scale=2):
             dropped = gr.File(
                 label="Drop one of your images here to reuse its settings",
-                file_types=[".png", ".jpg", ".jpeg"],
+                file_types=[".png", ".jpg", ".jpeg", ".webp"],  # every format we write settings into
                 height=140,
                 elem_id="drop-settings",
             )
@@ -143,11 +163,28 @@ def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Fo
     def pick(model: str):
         shown = {part: gr.update(visible=name == model)
                  for name, form in forms.forms.items() for part in (form.column, form.generate)}
-        return {about: _about(catalog[model]), **shown}
+        return {about: _about(catalog[model]), prompt: gr.update(elem_classes=[_limit_class(catalog[model])]),
+                **shown}
 
     picker.change(pick, inputs=picker,
-                  outputs=[about, *(part for f in forms.forms.values() for part in (f.column, f.generate))],
+                  outputs=[about, prompt, *(part for f in forms.forms.values() for part in (f.column, f.generate))],
                   api_visibility="private")
+
+    shown = gr.State(default)  # the model whose form was on screen before the person picked another
+
+    def carry_over(data: dict):
+        """A person picked another model: its form takes the values it shares with the last one.
+        (On .input, not .change: Reuse settings sets the picker and the form together.)"""
+        before, now = data[shown], data[forms.picker]
+        updates = {shown: now}
+        if before in forms.forms and now in forms.forms and before != now and catalog[now].schema:
+            values = forms.forms[before].values(data)
+            updates.update(forms.fill(now, carried_over(values, catalog[now].schema)))
+            updates.pop(forms.picker, None)
+        return updates
+
+    picker.input(carry_over, inputs={shown, *forms.components}, outputs=[shown, *forms.components],
+                 api_visibility="private")
 
     def price(data: dict):
         model = data[picker]
@@ -168,7 +205,37 @@ def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Fo
     def stop(request: gr.Request) -> str:
         return status.render_cancelled(service.last_snapshot(session_of(request)))
 
-    cancel.click(stop, outputs=status_box, cancels=events, queue=False, api_visibility="private")
+    stopped = cancel.click(stop, outputs=status_box, cancels=events, queue=False, api_visibility="private")
+
+    def offer_downloads(request: gr.Request):
+        """After a click (or its cancel): Download has its first image, Download all the zip."""
+        snapshot = service.last_snapshot(session_of(request))
+        paths = snapshot.paths if snapshot else []
+        archive = service.archive(snapshot) if snapshot else None
+        return {
+            download_one: gr.update(value=str(paths[0]) if paths else None, visible=bool(paths),
+                                    label="Download image 1" if len(paths) > 1 else "Download"),
+            download_all: gr.update(value=str(archive) if archive else None, visible=archive is not None,
+                                    label=f"Download all {len(paths)} (.zip)"),
+        }
+
+    for event in (*events, stopped):
+        event.then(offer_downloads, outputs=[download_one, download_all], api_visibility="private")
+
+    picked = gr.State(0)  # the tile last selected (0: the first image)
+
+    def pick_image(request: gr.Request, event: gr.SelectData):
+        """The selected tile's original, if it is one (a placeholder has nothing to download)."""
+        snapshot = service.last_snapshot(session_of(request))
+        items = Tiles().items(snapshot) if snapshot else []
+        path = items[event.index][0] if 0 <= event.index < len(items) else None
+        if path is None or Path(path) not in snapshot.paths:
+            return {download_one: gr.update(visible=False), picked: event.index}
+        return {download_one: gr.update(value=path, visible=True, label=f"Download image {event.index + 1}"),
+                picked: event.index}
+
+    gallery.select(pick_image, outputs=[download_one, picked], api_visibility="private")
+    _wire_seed_buttons(service, forms, picked)
 
     def restore(path: str | None):
         found = service.settings_from_image(Path(path).read_bytes()) if path else None
@@ -185,6 +252,27 @@ def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Fo
     return forms
 
 
+def _wire_seed_buttons(service: GenerationService, forms: Forms, picked: gr.State) -> None:
+    """Each seed box's Random (empty: a new seed per image) and Reuse (the selected image's seed)."""
+    for form in forms.forms.values():
+        box = form.controls.get("seed")
+        if box is None or not hasattr(box, "seed_buttons"):
+            continue
+        random_button, reuse_button = box.seed_buttons
+        random_button.click(lambda: "", outputs=box, api_visibility="private", queue=False)
+
+        def reuse(index: int, request: gr.Request):
+            snapshot = service.last_snapshot(session_of(request))
+            slots = snapshot.slots if snapshot else ()
+            slot = slots[index] if 0 <= index < len(slots) else (slots[0] if slots else None)
+            if slot is None or slot.seed is None:
+                notices.warn("No image with a known seed yet: generate one first.")
+                return gr.skip()
+            return str(slot.seed)
+
+        reuse_button.click(reuse, inputs=picked, outputs=box, api_visibility="private")
+
+
 def _wire_generate(service, form: Form, prompt, count, own_token, who: Who, gallery, status_box,
                    *, api_name: str):
     """One model's Generate: validate, then stream its images; the API endpoint `api_name`."""
@@ -197,10 +285,10 @@ def _wire_generate(service, form: Form, prompt, count, own_token, who: Who, gall
             inputs, n = service.validate(dict(zip(["prompt", *form.controls], field_values)), num_images,
                                          model=model)
         except InvalidRequest as error:
-            raise notices.error(error, title="Check the form") from None
+            raise refusal("Check the form", str(error)) from None
         generation = service.generate(inputs, n, model=model, visitor=who(request, token),
                                       session=session_of(request))
-        async for update in stream(generation, status.render):
+        async for update in stream(generation, status.render, Tiles(shape_of(inputs.get("aspect_ratio")))):
             yield update
 
     run.__doc__ = f"Generate images with {model}: the prompt, its inputs, and the number of images."
@@ -230,9 +318,9 @@ def _api_code(service: GenerationService, forms: Forms, count) -> None:
                 javascript = gr.Code(language="javascript", elem_id="api-javascript", interactive=False)
             with gr.Tab("curl"):
                 curl = gr.Code(language="shell", elem_id="api-curl", interactive=False)
-        refresh = gr.Button("Update for the current settings", size="sm", elem_id="api-refresh")
     def show(data: dict):
-        """Inputs by component (a set of inputs gives one dict): the picked model's form, by name."""
+        """Inputs by component (a set of inputs gives one dict): the picked model's form, by name,
+        and the image count: the model's own count input, or that many runs."""
         model = data[forms.picker]
         form = forms.forms.get(model)
         if form is None:
@@ -240,12 +328,19 @@ def _api_code(service: GenerationService, forms: Forms, count) -> None:
         schema = service.schema_for(model)
         inputs = {"prompt": data[forms.prompt] or "", **form.values(data)}
         inputs = {k: v for k, v in inputs.items() if v not in (None, "") or k == "prompt"}
-        return (snippets.python_snippet(schema, inputs), snippets.javascript_snippet(schema, inputs),
-                snippets.curl_snippet(schema, inputs))
+        number = max(1, int(data[count] or 1)) if str(data[count] or "1").isdigit() else 1
+        own = count_input(schema)
+        runs = 1 if own else number
+        if own and number > 1:
+            inputs[own] = number
+        return (snippets.python_snippet(schema, inputs, runs=runs),
+                snippets.javascript_snippet(schema, inputs, runs=runs),
+                snippets.curl_snippet(schema, inputs, runs=runs))
 
-    for trigger in (accordion.expand, refresh.click):
-        trigger(show, inputs=set(forms.components), outputs=[python, javascript, curl],
-                api_visibility="private")
+    # It follows the form as it changes (each trigger's latest state wins), not only when opened.
+    triggers = [accordion.expand, count.change, *(c.change for c in forms.components)]
+    gr.on(triggers, show, inputs={count, *forms.components}, outputs=[python, javascript, curl],
+          api_visibility="private", trigger_mode="always_last", queue=False, show_progress="hidden")
 
 
 def _about(entry: ModelEntry) -> str:
@@ -259,13 +354,29 @@ def _about(entry: ModelEntry) -> str:
     return text
 
 
+def _limit_class(entry: ModelEntry) -> str:
+    """The prompt's length limit as a class the page's counter reads ("limit-2000")."""
+    field = next((f for f in entry.schema.fields if f.name == "prompt"), None) if entry.schema else None
+    return f"limit-{field.max_length}" if field is not None and field.max_length else "limit-0"
+
+
 def _model_label(model: str, entry: ModelEntry) -> str:
     return f"{model} (unavailable)" if entry.problem else model
 
 
-def _examples(form: Form, prompt: gr.Textbox, schema: ModelSchema | None) -> None:
-    aspect = form.controls.get("aspect_ratio")
-    if schema is None or aspect is None:
-        gr.Examples([[p] for p, _ in EXAMPLES], inputs=[prompt], label="Examples")
-        return
-    gr.Examples([list(e) for e in EXAMPLES], inputs=[prompt, aspect], label="Examples")
+def _examples(forms: Forms, catalog) -> None:
+    """Examples fill the prompt and the picked model's aspect ratio, where it offers that ratio."""
+    ratio = gr.Textbox(visible=False, label="Aspect ratio")
+    gr.Examples([list(e) for e in EXAMPLES], inputs=[forms.prompt, ratio], label="Examples")
+    targets = [f.controls["aspect_ratio"] for f in forms.forms.values() if "aspect_ratio" in f.controls]
+
+    def apply(data: dict):
+        model = data[forms.picker]
+        schema = catalog[model].schema if model in catalog else None
+        if schema is None or not data[ratio]:
+            return {}
+        updates = forms.fill(model, carried_over({"aspect_ratio": data[ratio]}, schema))
+        updates.pop(forms.picker, None)
+        return updates
+
+    ratio.change(apply, inputs={ratio, forms.picker}, outputs=targets, api_visibility="private")

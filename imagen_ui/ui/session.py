@@ -17,6 +17,7 @@ from imagen_ui.service import (
     visitor_keys,
 )
 from imagen_ui.ui import notices
+from imagen_ui.ui.tiles import Tiles
 
 
 class Who:
@@ -38,28 +39,41 @@ class Who:
         return Viewer(owner=visitor_id(request), everyone=False) if self.public else Viewer()
 
 
-async def stream(generation, render, item=lambda slot, path: str(path)):
+async def stream(generation, render, tiles: Tiles):
     """Yield (gallery, status) for each snapshot of `generation`; the quota is checked first.
-    `item(slot, path)` makes a gallery item of a stored file (a path, or a (path, caption) pair)."""
+    `tiles` turns a snapshot into the gallery: one numbered tile per image, with its status."""
     async with contextlib.aclosing(generation):
         try:
             last = await anext(generation)  # the quota is checked before anything is sent
         except QuotaExceeded as error:
-            raise notices.error(error, title="Limit reached") from None
+            raise refusal("Limit reached", str(error)) from None
         except (BudgetSpent, TokenForgotten) as error:
-            raise notices.error(error, title=error.title) from None
+            raise refusal(error.title, str(error)) from None
         except ShuttingDown as error:
-            raise notices.error(error, title="Restarting") from None
-        yield [], render(last)
+            raise refusal("Restarting", str(error)) from None
+        yield tiles.items(last), render(last)
         async for snapshot in generation:
             last = snapshot
             # The whole list each time, not gr.skip(): in Gradio 6 a skip is an "update" that builds
             # a new Gallery and its config per yield, which costs more than re-sending a few paths
             # (served as static files, so nothing is copied).
-            yield [item(slot, path) for slot in snapshot.slots for path in slot.paths], render(snapshot)
+            yield tiles.items(snapshot), render(snapshot)
     failures = [s.message for s in last.slots if s.status == "failed"]
     if not last.paths and failures:
-        raise notices.error(failures[0], title="No image was made")
+        raise refusal("No image was made", failures[0])
+
+
+# Titles of the page's error toasts. Gradio 6's toast shows "Error" whatever the title, so the title
+# leads the message (API callers read it too) and the page's script moves it into the toast's title.
+TOAST_TITLES = ("Check the form", "Limit reached", "Restarting", "No image was made", "Not found",
+                "Today's budget is spent", "Token forgotten")
+
+
+def refusal(title: str, message: str) -> gr.Error:
+    """The error for a click that is refused or made nothing: said once, with a real title. The
+    message is escaped (notices): Gradio renders a toast as HTML, and messages quote values."""
+    assert title in TOAST_TITLES, title
+    return gr.Error(f"{title}: {notices.as_text(message)}", title=title, print_exception=False, duration=12)
 
 
 def session_of(request: gr.Request | None) -> str | None:

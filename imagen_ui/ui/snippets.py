@@ -46,12 +46,11 @@ def shown_inputs(model: ModelSchema, inputs: Mapping[str, Any]) -> dict[str, Any
     return shown
 
 
-def python_snippet(model: ModelSchema, inputs: Mapping[str, Any]) -> str:
-    """A Python script that runs the model with the official `replicate` client and saves the image(s)."""
-    body = _python_literal(shown_inputs(model, inputs), indent=4)
+def python_snippet(model: ModelSchema, inputs: Mapping[str, Any], *, runs: int = 1) -> str:
+    """A Python script that runs the model with the official `replicate` client and saves the image(s);
+    `runs` > 1 runs it that many times (one prediction per image, as the page does)."""
+    body = _python_literal(shown_inputs(model, inputs), indent=8 if runs > 1 else 4)
     lines = [
-        "import replicate",
-        "",
         "output = replicate.run(",
         f"    {_python_literal(model.model, 0)},",
         f"    input={body}",
@@ -59,66 +58,76 @@ def python_snippet(model: ModelSchema, inputs: Mapping[str, Any]) -> str:
         "",
     ]
     extension = _extension(model, inputs)
+    stem = "output_{number}" if runs > 1 else "output"
     if _is_list_output(model):
         lines += [
             "# To write the files to disk:",
             "for index, item in enumerate(output):",
-            f'    with open(f"output_{{index}}{extension}", "wb") as file:',
+            f'    with open(f"{stem}_{{index}}{extension}", "wb") as file:',
             "        file.write(item.read())",
         ]
     else:
         lines += [
             "# To write the file to disk:",
-            f'with open("output{extension}", "wb") as file:',
+            f'with open({"f" if runs > 1 else ""}"{stem}{extension}", "wb") as file:',
             "    file.write(output.read())",
         ]
-    return "\n".join(lines) + "\n"
+    if runs > 1:
+        lines = [f"for number in range(1, {runs + 1}):"] + [f"    {line}" if line else "" for line in lines]
+    return "\n".join(["import replicate", "", *lines]) + "\n"
 
 
-def javascript_snippet(model: ModelSchema, inputs: Mapping[str, Any]) -> str:
-    """An ES module that runs the model with the `replicate` npm client and saves the image(s)."""
-    lines = [
+def javascript_snippet(model: ModelSchema, inputs: Mapping[str, Any], *, runs: int = 1) -> str:
+    """An ES module that runs the model with the `replicate` npm client and saves the image(s);
+    `runs` > 1 runs it that many times."""
+    head = [
         'import { writeFile } from "fs/promises";',
         'import Replicate from "replicate";',
         "const replicate = new Replicate();",
         "",
         f"const input = {_js_object(shown_inputs(model, inputs))};",
         "",
-        f"const output = await replicate.run({_json(model.model)}, {{ input }});",
-        "",
     ]
+    lines = [f"const output = await replicate.run({_json(model.model)}, {{ input }});", ""]
     extension = _extension(model, inputs)
+    stem = "output_${number}" if runs > 1 else "output"
     if _is_list_output(model):
         lines += [
             "// To write the files to disk:",
             "for (const [index, item] of output.entries()) {",
-            f"  await writeFile(`output_${{index}}{extension}`, item);",
+            f"  await writeFile(`{stem}_${{index}}{extension}`, item);",
             "}",
         ]
     else:
-        lines += [
-            "// To write the file to disk:",
-            f'await writeFile("output{extension}", output);',
-        ]
-    return "\n".join(lines) + "\n"
+        name = f"`{stem}{extension}`" if runs > 1 else f'"{stem}{extension}"'
+        lines += ["// To write the file to disk:", f"await writeFile({name}, output);"]
+    if runs > 1:
+        lines = ([f"for (let number = 1; number <= {runs}; number++) {{"]
+                 + [f"  {line}" if line else "" for line in lines] + ["}"])
+    return "\n".join(head + lines) + "\n"
 
 
-def curl_snippet(model: ModelSchema, inputs: Mapping[str, Any], *, base_url: str = DEFAULT_API_BASE) -> str:
-    """A bash command that creates the prediction and waits for it (`Prefer: wait`), printing its JSON.
+def curl_snippet(model: ModelSchema, inputs: Mapping[str, Any], *, base_url: str = DEFAULT_API_BASE,
+                 runs: int = 1) -> str:
+    """A bash command that creates the prediction and waits for it (`Prefer: wait`), printing its JSON;
+    `runs` > 1 wraps it in a loop.
 
     The body is single-quoted for the shell (shlex), so quotes, `$`, backticks and newlines in a
     prompt reach Replicate as typed; only `$REPLICATE_API_TOKEN` in the header is expanded.
     """
     url = f"{base_url.rstrip('/')}/v1/models/{model.model}/predictions"
     body = _json({"input": shown_inputs(model, inputs)}, indent=2)
-    return (
-        "curl -s -X POST \\\n"
-        '  -H "Authorization: Bearer $REPLICATE_API_TOKEN" \\\n'
-        '  -H "Content-Type: application/json" \\\n'
-        '  -H "Prefer: wait" \\\n'
-        f"  -d {shlex.quote(body)} \\\n"
-        f"  {shlex.quote(url)}\n"
-    )
+    lines = [
+        "curl -s -X POST \\",
+        '  -H "Authorization: Bearer $REPLICATE_API_TOKEN" \\',
+        '  -H "Content-Type: application/json" \\',
+        '  -H "Prefer: wait" \\',
+        f"  -d {shlex.quote(body)} \\",
+        f"  {shlex.quote(url)}",
+    ]
+    if runs > 1:  # the lines are indented, not the quoted body inside them
+        lines = [f"for number in $(seq 1 {runs}); do", *(f"  {line}" for line in lines), "done"]
+    return "\n".join(lines) + "\n"
 
 
 # --- rendering ---------------------------------------------------------------------------------

@@ -19,8 +19,10 @@ def slot_line(slot: ImageSlot, label=image_label) -> str:
     label = label(slot)
     if slot.status == "queued":
         text = "queued (waiting for a free slot)"
+    elif slot.status == "sent":
+        text = "sent to Replicate…"  # the page counts the seconds meanwhile (ui.assets.PAGE_JS)
     elif slot.status in ("starting", "processing"):
-        text = f"{slot.status}…"  # the page counts the seconds meanwhile (ui.PAGE_JS)
+        text = f"{slot.status}…"  # what Replicate said last
     elif slot.status == "succeeded":
         took = elapsed(slot)
         text = f"done in {took}" if took else "done"

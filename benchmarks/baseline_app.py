@@ -1,10 +1,11 @@
 """Gradio apps with our queue settings that only sleep: the floors for the load benchmark.
 
-    python benchmarks/baseline_app.py PORT LATENCY [--streams-an-image]
+    python benchmarks/baseline_app.py PORT LATENCY [--streams-an-image [--small-images]]
 
 Its /generate takes the same five inputs, sleeps LATENCY seconds and returns an empty gallery.
 With --streams-an-image it does Gradio's part of ours and nothing else: it streams a status line,
-sleeps, then shows one image (an emulator-drawn JPEG of ours, served from a static path).
+sleeps, then shows one image (an emulator-drawn JPEG of ours, photo-sized unless --small-images,
+served from a static path).
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as images:
         if streams_an_image:  # only this floor serves a file: the other one sets up nothing for it
             gr.set_static_paths([images])
-            handler, served = _streamer(latency, _an_image(Path(images))), {"allowed_paths": [images]}
+            image = _an_image(Path(images), small="--small-images" in sys.argv[3:])
+            handler, served = _streamer(latency, image), {"allowed_paths": [images]}
         else:
             handler, served = _sleeper(latency), {}
         with gr.Blocks(analytics_enabled=False) as demo:
@@ -61,14 +63,15 @@ def _streamer(latency: float, image: Path):
     return generate
 
 
-def _an_image(folder: Path) -> Path:
+def _an_image(folder: Path, small: bool) -> Path:
     """A 1024x1024 JPEG as the emulator draws them for the load benchmark's prompts."""
+    from imagen_ui.emulator import photo
     from imagen_ui.emulator.images import ImageSpec, render
 
     spec = ImageSpec.from_inputs("google/imagen-4-fast", {"prompt": "load test round 0 user 0",
                                                          "aspect_ratio": "1:1", "output_format": "jpg"})
     path = folder / "image.jpg"
-    path.write_bytes(render(spec).data)
+    path.write_bytes((render if small else photo.render)(spec).data)
     return path
 
 

@@ -10,7 +10,12 @@ Each round is measured twice, side by side:
         the emulator's create -> complete -> answer -> serve-file path (the target applies here);
   cold  connections opened inside the measurement: adds 64 TCP connects, mostly client CPU.
 
-    python benchmarks/emulator_throughput.py [--latency 2.0] [--n 64] [--rounds 3]
+    python benchmarks/emulator_throughput.py [--latency 2.0] [--n 64] [--rounds 3] [--small-images]
+    python benchmarks/emulator_throughput.py --sizes
+
+The images are photo-sized (as Replicate's) unless --small-images. `--sizes` prints, for each
+reference case, the encoded size beside its target (emulator/photo.py) and the time to draw it once
+and to serve it again from the cache: what a benchmark pays the emulator per image.
 """
 
 from __future__ import annotations
@@ -39,10 +44,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_emulator(latency: float) -> tuple[subprocess.Popen, str]:
+def start_emulator(latency: float, small_images: bool = False) -> tuple[subprocess.Popen, str]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "imagen_ui.emulator", "--port", str(port), "--latency", str(latency)],
+        [sys.executable, "-m", "imagen_ui.emulator", "--port", str(port), "--latency", str(latency),
+         *(["--small-images"] if small_images else [])],
         cwd=ROOT, stdout=subprocess.PIPE, text=True,
     )
     line = process.stdout.readline()  # "Replicate emulator listening on ..." once it accepts connections
@@ -89,14 +95,65 @@ async def measure(base_url: str, n: int, label: str, warm: bool) -> tuple[float,
         await asyncio.gather(*(client.aclose() for client in clients))
 
 
+# (label, model, inputs): the sizes the issue names, and each format at its models' usual size.
+SIZE_CASES = [
+    ("imagen-4-fast 16:9 PNG", "google/imagen-4-fast", {"aspect_ratio": "16:9", "output_format": "png"}),
+    ("imagen-4-fast 16:9 JPEG", "google/imagen-4-fast", {"aspect_ratio": "16:9", "output_format": "jpg"}),
+    ("imagen-4-fast 1:1 JPEG", "google/imagen-4-fast", {"aspect_ratio": "1:1", "output_format": "jpg"}),
+    ("imagen-4 2K 16:9 PNG", "google/imagen-4", {"aspect_ratio": "16:9", "image_size": "2K", "output_format": "png"}),
+    ("flux-schnell 1:1 WebP", "black-forest-labs/flux-schnell", {"aspect_ratio": "1:1", "output_format": "webp",
+                                                                 "output_quality": 80}),
+    ("nano-banana-pro 4K 16:9 PNG", "google/nano-banana-pro", {"aspect_ratio": "16:9", "resolution": "4K",
+                                                               "output_format": "png"}),
+    ("nano-banana-pro 4K 16:9 JPEG", "google/nano-banana-pro", {"aspect_ratio": "16:9", "resolution": "4K",
+                                                                "output_format": "jpg"}),
+]
+
+
+def print_sizes() -> None:
+    """Encoded size against the reference figure, and draw / cached-serve times, in this process."""
+    sys.path.insert(0, str(ROOT))
+    from imagen_ui.emulator import photo
+    from imagen_ui.emulator.images import ImageSpec
+    from imagen_ui.emulator.renderer import Renderer
+
+    async def draw_and_serve(spec) -> tuple[bytes, float, float]:
+        renderer = Renderer()
+        try:
+            started = time.perf_counter()
+            image = await renderer.render(spec)
+            drawn = time.perf_counter() - started
+            started = time.perf_counter()
+            await renderer.render(spec)
+            return image.data, drawn, time.perf_counter() - started
+        finally:
+            renderer.close()
+
+    for label, model, inputs in SIZE_CASES:
+        spec = ImageSpec.from_inputs(model, {"prompt": "a red fox asleep in fresh snow at dawn", **inputs})
+        asyncio.run(draw_and_serve(spec))  # the grain buffer is made once per process: not per image
+        data, drawn, cached = asyncio.run(draw_and_serve(spec))
+        width, height = spec.size
+        fmt = spec.format[0]
+        target = photo._along(photo.TARGET_BYTES_PER_PIXEL[fmt], width * height / 1e6) * width * height
+        print(f"{label:30s} {width}x{height}: {len(data) / 1e6:6.2f} MB (target {target / 1e6:5.2f} MB, "
+              f"{len(data) / target:4.2f}x); drawn in {drawn * 1000:5.0f} ms, again from the cache in "
+              f"{cached * 1e6:4.0f} us", flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--latency", type=float, default=2.0)
     parser.add_argument("--n", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--small-images", action="store_true", help="the flat placeholders of tens of KB")
+    parser.add_argument("--sizes", action="store_true", help="print encoded sizes and draw times, then stop")
     args = parser.parse_args()
+    if args.sizes:
+        print_sizes()
+        return 0
 
-    process, base_url = start_emulator(args.latency)
+    process, base_url = start_emulator(args.latency, args.small_images)
     worst = {"warm": 0.0, "cold": 0.0}
     try:
         for round_no in range(1, args.rounds + 1):

@@ -1,6 +1,7 @@
 """Playground speed, measured side by side in one run against the emulator.
 
     python benchmarks/playground_load.py [--users 64] [--latency 2.0] [--rounds 7] [--load-rounds 3]
+                                         [--small-images | --beside-small]
 
 Prints three ratios (targets from the playground issue):
   1. 64 simultaneous users of /generate, one image each, wall time over the model latency   (<= 1.25),
@@ -12,13 +13,19 @@ Prints three ratios (targets from the playground issue):
 The app and the emulator run as their own processes (as `python app.py` and
 `python -m imagen_ui.emulator`); the load comes from one asyncio loop speaking Gradio's plain HTTP API
 (`POST /gradio_api/call/generate`, then its event stream), because gradio_client's per-job threads
-would measure themselves on two cores.
+would measure themselves on two cores. The emulator's images are photo-sized, as Replicate's (a
+1024x1024 JPEG is about 0.5 MB), unless --small-images (the flat placeholders of earlier figures);
+the floor that serves an image serves one of the same kind, and every image is fetched as a
+browser's <img> asks for it (so our app answers with its preview where it has one).
+--beside-small adds to the many-users figure, in the same rounds, our app against a second emulator
+drawing the small images: what the real bytes cost, measured side by side.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -84,11 +91,15 @@ async def call_generate(http: httpx.AsyncClient, base: str, prompt: str, n: int 
     raise RuntimeError("event stream ended without a result")
 
 
+# What Chromium sends for an <img>: our app answers it with the image's preview.
+BROWSER_IMAGE = {"Sec-Fetch-Dest": "image", "Accept": "image/avif,image/webp,image/apng,image/*,*/*;q=0.8"}
+
+
 async def fetch_images(http: httpx.AsyncClient, data) -> int:
     """Download the gallery's files, as a browser would."""
     total = 0
     for item in data[0]:
-        response = await http.get(item["image"]["url"])
+        response = await http.get(item["image"]["url"], headers=BROWSER_IMAGE)
         response.raise_for_status()
         total += len(response.content)
     return total
@@ -105,6 +116,11 @@ async def many_users(base: str, users: int, round_: int = 0) -> float:
         started = time.perf_counter()
         await asyncio.gather(*(one(i) for i in range(users)))
         return time.perf_counter() - started
+
+
+async def one_click_bytes(base: str, prompt: str) -> int:
+    async with httpx.AsyncClient(timeout=120) as http:
+        return await fetch_images(http, await call_generate(http, base, prompt, 1))
 
 
 async def one_click(base: str, prompt: str, n: int) -> float:
@@ -134,23 +150,40 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7, help="rounds of the one-user figures")
     parser.add_argument("--load-rounds", type=int, default=3, help="rounds of the many-users figure")
     parser.add_argument("--only-load", action="store_true", help="measure the many-users figure alone")
+    parser.add_argument("--small-images", action="store_true",
+                        help="the emulator's flat placeholders (tens of KB) instead of photo-sized files")
+    parser.add_argument("--beside-small", action="store_true",
+                        help="also measure, in the same rounds, our app against small images")
     args = parser.parse_args()
+    small = ["--small-images"] if args.small_images else []
+    extra = contextlib.ExitStack()
+    small_app = None
+    if args.beside_small and not args.small_images:
+        small_emu, small_app = f"http://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}"
+        extra.enter_context(process(["-m", "imagen_ui.emulator", "--port", small_emu.rsplit(":", 1)[1],
+                                     "--latency", str(args.latency), "--small-images"], f"{small_emu}/v1/account"))
+        small_history = extra.enter_context(tempfile.TemporaryDirectory())
+        extra.enter_context(process(["app.py", "--api-base", small_emu, "--port", small_app.rsplit(":", 1)[1],
+                                     "--history-dir", small_history], f"{small_app}/",
+                                    env={"REPLICATE_API_TOKEN": TOKEN, "GRADIO_ANALYTICS_ENABLED": "False"}))
 
     emu_port, app_port, base_port, stream_port = free_port(), free_port(), free_port(), free_port()
     base_url, stream_url = f"http://127.0.0.1:{base_port}", f"http://127.0.0.1:{stream_port}"
     emulator_base = f"http://127.0.0.1:{emu_port}"
     app_base = f"http://127.0.0.1:{app_port}"
-    with tempfile.TemporaryDirectory() as history, \
-            process(["-m", "imagen_ui.emulator", "--port", str(emu_port), "--latency", str(args.latency)],
+    with extra, tempfile.TemporaryDirectory() as history, \
+            process(["-m", "imagen_ui.emulator", "--port", str(emu_port), "--latency", str(args.latency), *small],
                     f"{emulator_base}/v1/account"), \
             process(["app.py", "--api-base", emulator_base, "--port", str(app_port), "--history-dir", history],
                     f"{app_base}/", env={"REPLICATE_API_TOKEN": TOKEN, "GRADIO_ANALYTICS_ENABLED": "False"}):
         with process(["benchmarks/baseline_app.py", str(base_port), str(args.latency)], f"{base_url}/"), \
-                process(["benchmarks/baseline_app.py", str(stream_port), str(args.latency), "--streams-an-image"],
+                process(["benchmarks/baseline_app.py", str(stream_port), str(args.latency), "--streams-an-image",
+                         *small],
                         f"{stream_url}/"):
-            for base in (base_url, stream_url, app_base):
+            series = {base_url: [], stream_url: [], app_base: [], **({small_app: []} if small_app else {})}
+            for base in series:
                 asyncio.run(one_click(base, "warm up", 1))
-            series = {base_url: [], stream_url: [], app_base: []}
+            served = asyncio.run(one_click_bytes(app_base, "bytes check"))
             for round_ in range(args.load_rounds):  # alternate, so the machine's drift hits all alike
                 for base, results in series.items():
                     time.sleep(SETTLE_SECONDS)
@@ -159,12 +192,17 @@ def main() -> None:
 
         ratio = {base: statistics.median(walls) / args.latency for base, walls in series.items()}
         rounds = {base: " ".join(f"{w / args.latency:.2f}" for w in walls) for base, walls in series.items()}
+        print(f"   images {'small' if args.small_images else 'photo-sized'}: the page is served "
+              f"{served / 1e3:.0f} KB per image (a 1024x1024 JPEG)")
         print(f"1. {args.users} users x 1 image at latency {args.latency:.1f} s: wall over latency "
               f"{ratio[app_base]:.2f} (target <= 1.25). Same run, same queue settings: a do-nothing "
               f"Gradio app {ratio[base_url]:.2f}; one doing only Gradio's part of ours (a streamed "
               f"status, then one served image) {ratio[stream_url]:.2f}. Medians of {args.load_rounds} "
               f"rounds: ours {rounds[app_base]}; do-nothing {rounds[base_url]}; Gradio's part "
               f"{rounds[stream_url]}")
+        if small_app:
+            print(f"   beside it, in the same rounds, ours with the small images: {ratio[small_app]:.2f} "
+                  f"(rounds {rounds[small_app]}): the real bytes cost {ratio[app_base] / ratio[small_app]:.2f}x")
 
         if args.only_load:
             return

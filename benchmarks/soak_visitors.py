@@ -269,6 +269,8 @@ class Visitor:
         """The design's promise: a shown image is already on disk in the history, and served."""
         for position, item in enumerate(gallery):
             image, path = item.get("image") or {}, _gallery_path(item)
+            if image.get("mime_type") == "image/svg+xml":
+                continue  # a failed image's numbered placeholder tile (ui/tiles.py): no file is promised
             click.shown.append(path)
             if not os.path.isfile(path):
                 click.problems.append(f"shown image not on disk: {path}")

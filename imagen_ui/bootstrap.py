@@ -48,16 +48,19 @@ class App:
         options.setdefault("server_name", settings.host)
         options.setdefault("server_port", settings.port)
         options.setdefault("share", settings.share)
-        # Only the image files: the SQLite index beside them holds every visitor's prompts.
-        options.setdefault("allowed_paths", [str(self.service.history.images_dir), str(TILE_DIR),
+        # Only the image files, their previews, the page's tiles and the zips: the SQLite index
+        # beside them holds every visitor's prompts.
+        history = self.service.history
+        options.setdefault("allowed_paths", [str(history.images_dir), str(history.previews_dir), str(TILE_DIR),
                                              str(ARCHIVE_DIR)])
         options.setdefault("footer_links", [])
         for key, value in gradio_tuning.launch_options(self.demo, public=settings.public).items():
             options.setdefault(key, value)
         options.setdefault("auth", gradio_auth(settings))
         # Gradio hands app_kwargs to FastAPI. Every request's headers are bounded before anything
-        # parses them (imagen_ui.public.request_guard).
-        app_kwargs = {"middleware": [Middleware(HeaderGuard)],
+        # parses them (imagen_ui.public.request_guard, outermost); the page shows previews where it
+        # shows a stored image.
+        app_kwargs = {"middleware": [Middleware(HeaderGuard), gradio_tuning.previews_for_images(history.preview)],
                       "exception_handlers": gradio_tuning.exception_handlers()}
         if self.webhooks is not None:
             # The route lives on the app's own server, outside the login (Replicate must reach it;
@@ -158,7 +161,7 @@ def create_app(settings: Settings, *, emulator=None) -> App:
         history = History(settings.history_dir)
         # Served straight from the history: Gradio would otherwise hash and copy every image into
         # its cache on every update that shows it. They never change once written.
-        gr.set_static_paths([history.images_dir, TILE_DIR])
+        gr.set_static_paths([history.images_dir, history.previews_dir, TILE_DIR])
         service = GenerationService(
             client,
             catalog,

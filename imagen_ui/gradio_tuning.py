@@ -16,11 +16,14 @@ import gc
 import importlib.util
 import inspect
 import logging
+import asyncio
 import os
 import re
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 __all__ = [
     "PINNED_GRADIO",
@@ -37,6 +40,7 @@ __all__ = [
     "limit_uploads",
     "memoize_block_configs",
     "name_parameters",
+    "previews_for_images",
     "request_root_url",
     "set_return_types",
     "tune_queue",
@@ -276,3 +280,64 @@ def request_root_url(request: Any) -> str:
         return ""
     return route_utils.get_root_url(request=starlette_request, route_path=starlette_request.url.path,
                                     root_path=None)
+
+
+FILE_ROUTE = "/gradio_api/file="
+# What tells a browser's image load (an <img>, which shows a preview) from everything else (a
+# download by fetch(), a link opened, gradio_client, curl: the original). Fetch Metadata where the
+# browser sends it (https, localhost); elsewhere the Accept header of an image load.
+_IMAGE_DEST = b"image"
+_VARY = (b"vary", b"Sec-Fetch-Dest, Accept")
+
+
+def previews_for_images(find_preview: Callable[[str], Path | None]) -> Any:
+    """Middleware (for launch's app_kwargs) through which the page shows previews of stored images
+    while every download, "open original", the zip and the API get the original file.
+
+    The page's galleries and image views hold the original files (so `/generate`'s API output and
+    every download button stay the exact bytes the model made), and the browser shows them with
+    <img>. Such a request for `/gradio_api/file=<original>` is routed to Gradio's own file route for
+    the preview instead (`find_preview(path)` -> its path, or None to serve the original): Gradio
+    still checks the login and the allowed paths. Both answers say `Vary: Sec-Fetch-Dest, Accept`,
+    so no cache hands one for the other."""
+    from starlette.middleware import Middleware
+
+    return Middleware(_PreviewsForImages, find_preview=find_preview)
+
+
+class _PreviewsForImages:
+    def __init__(self, app: Any, find_preview: Callable[[str], Path | None]) -> None:
+        self.app = app
+        self.find_preview = find_preview
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        at = path.find(FILE_ROUTE) if scope.get("method") in ("GET", "HEAD") else -1
+        if at < 0:
+            await self.app(scope, receive, send)
+            return
+        if _shows_an_image(scope["headers"]):
+            target = path[at + len(FILE_ROUTE):]
+            preview = await asyncio.to_thread(self.find_preview, target)  # may make a missing one
+            if preview is not None:
+                rewritten = path[: at + len(FILE_ROUTE)] + str(preview)
+                scope = {**scope, "path": rewritten, "raw_path": quote(rewritten).encode()}
+
+        async def send_with_vary(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), _VARY]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_vary)
+
+
+def _shows_an_image(headers: list[tuple[bytes, bytes]]) -> bool:
+    dest = accept = None
+    for name, value in headers:
+        if name == b"sec-fetch-dest":
+            dest = value
+        elif name == b"accept":
+            accept = value
+    if dest is not None:
+        return dest == _IMAGE_DEST
+    return accept is not None and b"image/webp" in accept  # browsers' image loads; fetch() sends */*

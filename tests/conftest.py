@@ -74,8 +74,8 @@ def _fail(message: Message, timeout: float) -> None:
 
 @pytest.fixture
 def emulator() -> Iterator[Emulator]:
-    """A started emulator with a short model latency; stopped after the test."""
-    emu = Emulator(latency=0.05, retention=3600).start()
+    """A started emulator with a short model latency and small images; stopped after the test."""
+    emu = Emulator(latency=0.05, retention=3600, small_images=True).start()
     try:
         yield emu
     finally:
@@ -84,10 +84,14 @@ def emulator() -> Iterator[Emulator]:
 
 @pytest.fixture
 def make_emulator() -> Iterator[Callable[..., Emulator]]:
-    """``make_emulator(**kwargs)`` -> a started ``Emulator(**kwargs)``; all stopped at teardown."""
+    """``make_emulator(**kwargs)`` -> a started ``Emulator(**kwargs)``; all stopped at teardown.
+
+    Small images unless a test asks for photo-sized ones (``small_images=False``): most tests do
+    not care about bytes, and the suite stays fast."""
     started: list[Emulator] = []
 
     def make(**kwargs: Any) -> Emulator:
+        kwargs.setdefault("small_images", True)
         emu = Emulator(**kwargs).start()
         started.append(emu)
         return emu

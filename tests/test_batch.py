@@ -12,6 +12,7 @@ import zipfile
 from datetime import datetime
 
 import pytest
+from conftest import wait_until_async
 
 from imagen_ui.public.quota import Quota
 from imagen_ui.replicate.client import ReplicateClient
@@ -72,11 +73,8 @@ async def test_cancel_stops_only_what_has_not_finished(emulator, tmp_path):
                 seen.append(snapshot)
 
         task = asyncio.create_task(consume())
-        deadline = time.monotonic() + 20
-        while not (seen and seen[-1].count("succeeded") >= 2):
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.02)
-        await asyncio.sleep(0.2)  # the next two are in flight now
+        await wait_until_async(lambda: seen and seen[-1].count("succeeded") >= 2, timeout=20)
+        await wait_until_async(lambda: len(emulator.predictions()) >= 4)  # the next two are in flight
         assert batches.cancel_session("tab") == 1
         with contextlib.suppress(asyncio.CancelledError):
             await task
@@ -86,14 +84,13 @@ async def test_cancel_stops_only_what_has_not_finished(emulator, tmp_path):
         assert succeeded >= 2 and set(statuses[succeeded:]) == {"canceled"}
         assert last.done
         in_flight = [item.prompt for item in last.items if item.status == "canceled"][:2]
-        deadline = time.monotonic() + 8  # the cancels go out once the creates answer
-        while True:
-            by_status = {p["input"]["prompt"]: p["status"] for p in emulator.predictions()}
-            if all(by_status.get(prompt) == "canceled" for prompt in in_flight):
-                break  # cancelled on Replicate too
-            assert time.monotonic() < deadline, (statuses, by_status)
-            await asyncio.sleep(0.1)
-        assert len(by_status) == 4  # the rest were never sent
+        def by_status():
+            return {p["input"]["prompt"]: p["status"] for p in emulator.predictions()}
+
+        # Cancelled on Replicate too: the cancels go out once the creates answer.
+        await wait_until_async(lambda: all(by_status().get(prompt) == "canceled" for prompt in in_flight),
+                               timeout=8, message=lambda: f"{statuses} {by_status()}")
+        assert len(by_status()) == 4  # the rest were never sent
         kept = service.history.page(everyone=True, limit=100)
         assert len(kept) == succeeded  # what finished stays
 
@@ -148,12 +145,13 @@ async def test_a_cancelled_batch_refunds_only_prompts_never_sent(emulator, tmp_p
         batch = batches.prepare(MODEL, SETTINGS, 1, text="\n".join(f"p{i}" for i in range(10)))
         generation = batches.run(batch, visitor=ALICE)
         await anext(generation)
-        await asyncio.sleep(0.2)
+        await wait_until_async(lambda: len(emulator.predictions()) >= 1)
         await generation.aclose()
-        await asyncio.sleep(0.3)
         sent = len(emulator.predictions())
         assert 1 <= sent <= 2
-        assert quota.remaining(("v:alice",)) == 50 - sent
+        # Settled once the closed batch has let go of its reservation: only the unsent are refunded.
+        await wait_until_async(lambda: quota.remaining(("v:alice",)) == 50 - len(emulator.predictions()),
+                               message=lambda: f"remaining {quota.remaining(('v:alice',))}, sent {sent}")
 
 
 class Budget:
@@ -192,7 +190,7 @@ async def test_a_batch_of_200_keeps_the_create_pace_and_never_starves_another_vi
         batch = batches.prepare(MODEL, SETTINGS, 1, text="\n".join(f"batch {i}" for i in range(200)))
         started = time.monotonic()
         running = asyncio.create_task(run_all(batches, batch, visitor=ALICE))
-        await asyncio.sleep(0.5)
+        await wait_until_async(lambda: len(emulator.predictions()) >= 20)  # the batch is under way
         asked = time.monotonic()
         inputs, count = service.validate({**SETTINGS, "prompt": "another visitor"}, 1)
         async for snapshot in service.generate(inputs, count, visitor=Visitor(owner="bob")):

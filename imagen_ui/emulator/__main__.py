@@ -22,13 +22,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--token", default=None, help="accept only this API token (default: any)")
     parser.add_argument("--retention", type=float, default=3600.0, metavar="SECONDS",
                         help="seconds after completion until input, output and file are removed")
+    parser.add_argument("--small-images", action="store_true",
+                        help="flat placeholder images of tens of KB instead of photo-sized files")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     emulator = Emulator(latency=args.latency, fail_rate=args.fail_rate, seed=args.seed, token=args.token,
-                        retention=args.retention, host=args.host, port=args.port)
+                        retention=args.retention, host=args.host, port=args.port, small_images=args.small_images)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

@@ -26,10 +26,13 @@ class Emulator:
 
     def __init__(self, latency: float = 0.2, fail_rate: float = 0.0, seed: int | None = None,
                  token: str | None = None, retention: float = 3600.0, host: str = "127.0.0.1",
-                 port: int = 0) -> None:
+                 port: int = 0, *, small_images: bool = False) -> None:
+        """`small_images`: flat placeholders of tens of KB instead of photo-sized files (for tests
+        that do not care about bytes; the default is what Replicate serves)."""
         if latency < 0 or retention < 0:
             raise ValueError("latency and retention must not be negative")
-        self._state = EmulatorState(Settings(float(latency), float(fail_rate), seed, token, float(retention)))
+        self._state = EmulatorState(Settings(float(latency), float(fail_rate), seed, token, float(retention),
+                                             small_images=small_images))
         self._host, self._port = host, port
         self._server: LoopbackServer | None = None
         self._thread: threading.Thread | None = None

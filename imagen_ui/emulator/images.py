@@ -102,6 +102,11 @@ _TO_RAMP = [v * _RAMP // 256 for v in range(256)]
 _TO_DARK = [min(v + _DARK, _BLACK - 1) for v in range(256)]
 
 
+def digest_of(spec: ImageSpec) -> bytes:
+    """The bytes a picture's colours and layout are drawn from: every input counts."""
+    return hashlib.sha256(f"{spec.model}\n{spec.inputs_json}\n{spec.index}".encode()).digest()
+
+
 def _font(size: int) -> Any:
     cache: dict[int, Any] = _fonts.__dict__.setdefault("by_size", {})
     if size not in cache:
@@ -155,6 +160,9 @@ def _wrap(text: str, font: Any, width: int) -> list[str]:
     if line:
         lines.append(line)
     return lines or ["(empty prompt)"]
+
+
+font, wrap = _font, _wrap  # shared with the photo-sized pictures (photo.py)
 
 
 def render(spec: ImageSpec) -> RenderedImage:

@@ -1,34 +1,54 @@
-"""Rendering off the event loop: a thread pool plus a bounded LRU (cachetools) of results by request inputs."""
+"""Rendering off the event loop: a thread pool plus a bounded LRU (cachetools) of results by request
+inputs, bounded in entries and in bytes (photo-sized files are megabytes each)."""
 
 from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
 
 from cachetools import LRUCache
 
+from . import photo
 from .images import ImageSpec, RenderedImage, render
+
+MAX_CACHED_BYTES = 256 * 1024 * 1024  # about ten 4K PNGs, or a hundred 1K PNGs (offline mode runs in the app)
 
 
 class Renderer:
     """Starts renders in threads and shares them: identical specs render once while cached.
 
-    Used from the emulator's event loop thread only, so the cache needs no lock.
+    `small_images` draws the flat placeholders (tens of KB, for tests that do not care about
+    bytes); otherwise files are photo-sized (see `photo`). Used from the emulator's event loop
+    thread only, so the cache needs no lock.
     """
 
-    def __init__(self, max_entries: int = 256, workers: int = 1) -> None:
+    def __init__(self, max_entries: int = 256, workers: int = 1, *, small_images: bool = False,
+                 max_bytes: int = MAX_CACHED_BYTES) -> None:
         # One thread: measured on 2 cores, a second one added no throughput (64 images take
         # ~0.6 s either way; rendering is mostly GIL-bound) but lengthened the event loop's waits.
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="emulator-render")
         self._cache: LRUCache[ImageSpec, asyncio.Future[RenderedImage]] = LRUCache(maxsize=max_entries)
+        self._max_bytes = max_bytes
+        self._draw: Callable[[ImageSpec], RenderedImage] = render if small_images else photo.render
 
     def render(self, spec: ImageSpec) -> asyncio.Future[RenderedImage]:
         """A future for the image; starts rendering now unless a usable one is cached."""
         future = self._cache.get(spec)  # a hit counts as use
         if future is not None and not _failed(future):
             return future
-        future = self._cache[spec] = asyncio.get_running_loop().run_in_executor(self._pool, render, spec)
+        future = self._cache[spec] = asyncio.get_running_loop().run_in_executor(self._pool, self._draw, spec)
+        self._evict()
         return future
+
+    def _evict(self) -> None:
+        """Least recently used first, down to the byte bound (counting finished renders); the
+        newest entry always stays. An evicted future still reaches whoever awaits it."""
+        cached = sum(len(f.result().data) for f in self._cache.values() if f.done() and not _failed(f))
+        while len(self._cache) > 1 and cached > self._max_bytes:
+            _, oldest = self._cache.popitem()
+            if oldest.done() and not _failed(oldest):
+                cached -= len(oldest.result().data)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

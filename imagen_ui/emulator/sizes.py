@@ -3,7 +3,9 @@
 Imagen 4: Google's table at 1K; ``image_size: "2K"`` doubles each side. FLUX: cog-flux's table at
 1 megapixel; ``megapixels: "0.25"`` halves each side (integer halving, as cog-flux does). An
 aspect ratio missing from a table (``"2:1"``…) gets the family's area at that ratio, each side
-rounded to the family's multiple, so any ``W:H`` has a size.
+rounded to the family's multiple, so any ``W:H`` has a size. Gemini image models (nano-banana-pro,
+nano-banana-2): Google's Gemini 3 Pro Image table at 1K; ``resolution`` 2K and 4K double and
+quadruple each side (so 4K 16:9 is 5504x3072; one third-party table says 5632x3072).
 """
 
 from __future__ import annotations
@@ -34,6 +36,14 @@ FLUX = _Family(
     },
     multiple=16,
 )
+GEMINI = _Family(
+    {
+        "1:1": (1024, 1024), "2:3": (848, 1264), "3:2": (1264, 848), "3:4": (896, 1200), "4:3": (1200, 896),
+        "4:5": (928, 1152), "5:4": (1152, 928), "9:16": (768, 1376), "16:9": (1376, 768), "21:9": (1584, 672),
+    },
+    multiple=16,
+)
+_GEMINI_SCALE = {"1K": 1, "2K": 2, "4K": 4}
 
 
 def pixel_size(model: str, inputs: Mapping[str, Any]) -> tuple[int, int]:
@@ -45,6 +55,11 @@ def pixel_size(model: str, inputs: Mapping[str, Any]) -> tuple[int, int]:
             width, height = FLUX.table[aspect_ratio]
             return (width, height) if megapixels == 1.0 else (width // 2, height // 2)
         return _fit(aspect_ratio, megapixels * MEGAPIXEL, FLUX.multiple)
+    if model.startswith(("google/nano-banana-pro", "google/nano-banana-2")):
+        # Without input images "match_input_image" has nothing to match: the model answers 1:1.
+        width, height = GEMINI.table.get(aspect_ratio) or GEMINI.table["1:1"]
+        scale = _GEMINI_SCALE.get(str(inputs.get("resolution", "1K")).upper(), 1)
+        return width * scale, height * scale
     width, height = IMAGEN.table.get(aspect_ratio) or _fit(aspect_ratio, MEGAPIXEL, IMAGEN.multiple)
     scale = 2 if str(inputs.get("image_size", "1K")).upper() == "2K" else 1
     return width * scale, height * scale

@@ -21,6 +21,7 @@ class Settings:
     seed: int | None = None
     token: str | None = None
     retention: float = 3600.0
+    small_images: bool = False  # flat placeholders of tens of KB instead of photo-sized files
 
 
 class EmulatorState:
@@ -29,7 +30,7 @@ class EmulatorState:
         self.base_url = ""  # known once the socket is bound
         self.catalog = Catalog()
         self.store = Store(settings.retention, settings.seed)
-        self.renderer = Renderer()
+        self.renderer = Renderer(small_images=settings.small_images)
         self.webhook_secret = make_secret(settings.seed)
         self.webhooks = WebhookSender(self.webhook_secret)
         self.engine = Engine(self.store, self.renderer, self.webhooks, lambda: settings.latency)

@@ -216,14 +216,14 @@ async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise DownloadError(f"output is larger than the {max_bytes}-byte limit")
-    chunks: list[bytes] = []
-    total = 0
+    # One growing buffer, whose bytes getvalue() hands over without a copy: a list of chunks joined
+    # at the end would hold a large image twice for a moment.
+    buffer = io.BytesIO()
     async for chunk in response.aiter_bytes():
-        total += len(chunk)
-        if total > max_bytes:  # stop reading: a lying or missing Content-Length must not fill memory
+        if buffer.tell() + len(chunk) > max_bytes:  # stop: a lying or missing Content-Length must not fill memory
             raise DownloadError(f"output is larger than the {max_bytes}-byte limit")
-        chunks.append(chunk)
-    return b"".join(chunks)
+        buffer.write(chunk)
+    return buffer.getvalue()
 
 
 def _describe(url: httpx.URL) -> str:

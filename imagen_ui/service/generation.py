@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -44,6 +46,10 @@ from imagen_ui.store.history import Entry, History, parameters_of
 # Replicate allows 600 creates a minute per account; a burst covers one busy moment.
 CREATES_PER_SECOND = 10.0
 CREATE_BURST = 100
+# History's tiles wait for a moment with no click in flight, at most this long after the image is
+# stored (a tile left undone is made when first shown).
+TILE_DELAY_MAX = 30.0
+TILE_POLL_SECONDS = 0.2
 # How long a step that is not an ending (starting -> processing) waits before it is shown.
 STEP_HOLD_SECONDS = 1.0
 
@@ -180,6 +186,10 @@ class GenerationService:
         self._last: dict[str, Snapshot] = {}
         self._loop: asyncio.AbstractEventLoop | None = None  # where the generations run
         self._accepting = True
+        # History's tiles, made after the click's images are shown, one at a time, once no click is
+        # in flight (at most TILE_DELAY_MAX later): off the clicks' path and out of their CPU's way.
+        self._tiles = ThreadPoolExecutor(1, thread_name_prefix="history-tiles")
+        self._tiles_stop = threading.Event()
 
     @property
     def accepting(self) -> bool:
@@ -393,6 +403,11 @@ class GenerationService:
             return None
         return entry
 
+    def preview(self, entry: Entry, kind: str = "gallery") -> Path | None:
+        """A small copy of a stored image for the page ("gallery": 1024 px, "tile": 384 px), made
+        if missing; None if none can be made. Blocking (it may decode the image): call from a thread."""
+        return self.history.preview(entry.path, kind)
+
     def delete_entry(self, viewer: Viewer, entry_id: int) -> bool:
         return self.history.delete(int(entry_id), owner=viewer.owner, everyone=viewer.everyone)
 
@@ -475,6 +490,8 @@ class GenerationService:
         return self.vault.open(sealed, device)
 
     async def aclose(self) -> None:
+        self._tiles_stop.set()  # tiles left undone are made when shown
+        self._tiles.shutdown(wait=False, cancel_futures=True)
         await self._visitor_clients.aclose()
         await self.client.aclose()
 
@@ -542,11 +559,27 @@ class GenerationService:
             client.download(url, expected_format=str(inputs.get("output_format") or "") or None)
             for url in urls))
         paths = []
-        for number, download in enumerate(downloads):
+        for number in range(len(downloads)):
             # One history entry per file: a list output's files get the prediction id + their index.
             stored_id = prediction.id if len(downloads) == 1 else f"{prediction.id}-{number}"
-            paths.append(await self._store(model, prediction, stored_id, inputs, download, owner))
+            paths.append(await self._store(model, prediction, stored_id, inputs, downloads[number], owner))
+            downloads[number] = None  # on disk now: its bytes go before the previews are made
+        del downloads
+        # The page shows previews: made before the images are shown, from the files (so a burst of
+        # large images waiting for the preview makers' few slots is not all held in memory).
+        for path in paths:
+            await asyncio.to_thread(self.history.preview, path, "gallery")
+            self._tiles.submit(self._make_tile, path, time.monotonic() + TILE_DELAY_MAX)
         return tuple(paths)
+
+    def _make_tile(self, path: Path, deadline: float) -> None:
+        """In the tiles' thread: wait for a quiet moment (no click in flight), then make the tile.
+        One left undone (the app stopped) is made when History first shows it."""
+        while self._sessions and time.monotonic() < deadline:
+            if self._tiles_stop.wait(TILE_POLL_SECONDS):
+                return
+        if not self._tiles_stop.is_set():
+            self.history.preview(path, "tile")
 
     async def _store(self, model: str, prediction: Prediction, stored_id: str, inputs: Mapping,
                      download, owner: str | None) -> Path:
@@ -562,6 +595,7 @@ class GenerationService:
             width=download.width,
             height=download.height,
             owner=owner,
+            previews=False,
         )
         return entry.path
 

@@ -2,6 +2,7 @@
 
     history     History: atomic writes, search, paging, delete, reconcile at start-up
     metadata    parameters embedded in PNG/JPEG/WebP files the way AUTOMATIC1111 writes them
+    previews    small WebP copies of each image for the page (never carrying parameters)
     archive     Download all: a zip of a click's original files, named after the click
 
 Nothing here knows of Gradio or Replicate's HTTP API.

@@ -12,17 +12,20 @@ Layout::
     root/history.sqlite3                     the index (WAL mode)
     root/images/YYYY-MM/<name>               a local run's images (owner None)
     root/images/v-<key>/YYYY-MM/<name>       a visitor's images in public mode (key = hash of owner)
+    root/previews/<same folders>/<name>.<px>.webp  small copies for the page (see previews.py)
     root/orphans/                            image files reconcile could not index
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import re
 import secrets
+import shutil
 import sqlite3
 import stat
 import threading
@@ -34,7 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from imagen_ui.store import metadata
+from imagen_ui.store import metadata, previews
 
 __all__ = ["Entry", "History", "ReconcileReport"]
 
@@ -142,6 +145,7 @@ class History:
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root).expanduser().resolve()
         (self.root / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
+        (self.root / previews.PREVIEWS_DIR).mkdir(exist_ok=True)
         self._lock = threading.Lock()
         self._writing: set[str] = set()  # temp files of adds in progress: not leftovers
         self._conn = sqlite3.connect(
@@ -161,6 +165,11 @@ class History:
     def images_dir(self) -> Path:
         """Where the image files live (the index beside it is private: never serve it)."""
         return self.root / IMAGES_DIR
+
+    @property
+    def previews_dir(self) -> Path:
+        """Where the images' previews live (servable like the images)."""
+        return self.root / previews.PREVIEWS_DIR
 
     def close(self) -> None:
         with self._lock:
@@ -187,11 +196,14 @@ class History:
         width: int,
         height: int,
         owner: str | None = None,
+        previews: bool = True,
     ) -> Entry:
         """Store one image with its parameters embedded; return its entry.
 
         The file is on disk (fsynced) before its row exists. Adding a prediction id that is
-        already stored returns the stored entry and writes nothing.
+        already stored returns the stored entry and writes nothing. Its previews are made from
+        `data` before the row, unless `previews` is False: then the caller makes them with
+        `preview` (from the file, after letting go of `data`).
         """
         if not prediction_id:
             raise ValueError("prediction_id must not be empty")
@@ -206,12 +218,17 @@ class History:
             folder = self._folder_for(owner, created)
         rel_path = f"{folder}/{_file_name(model, created, prompt, prediction_id, fmt)}"
         params = _infotext_params(model, inputs, width, height, prediction_id, created, predict_time)
+        # In pieces, views into `data`: the image is never copied whole in memory.
         body = _with_infotext(data, fmt, metadata.format_infotext(prompt, params))
         self._write_atomically(self.root / rel_path, body)
+        if previews:
+            # Before the row, so the page finds them as soon as it can find the image; from the
+            # bytes in hand (the same pixels: only the parameters were added), not read back.
+            self._make_previews(rel_path, data)
 
         row = _row(path=rel_path, prediction_id=prediction_id, model=model, prompt=prompt, inputs=inputs,
                    created_at=created, predict_time=predict_time, format=fmt, width=width, height=height,
-                   byte_size=len(body), owner=owner)
+                   byte_size=sum(len(part) for part in body), owner=owner)
         with self._lock:
             try:
                 with self._transaction():
@@ -242,6 +259,8 @@ class History:
             path = self.root / found[0]
             path.unlink(missing_ok=True)
             _fsync_dir(path.parent)
+            for kind in previews.KINDS:
+                previews.preview_path(self.root, found[0], kind).unlink(missing_ok=True)
             with self._transaction():
                 self._conn.execute("DELETE FROM entries WHERE id = ?", (entry_id,))
                 self._mark_changed(found[0].rpartition("/")[0])
@@ -295,6 +314,45 @@ class History:
         with self._lock:
             return self._select_one("prediction_id = ?", (prediction_id,))
 
+    # --- previews -----------------------------------------------------------------------------
+
+    def preview(self, image: Path | str, kind: str = previews.GALLERY) -> Path | None:
+        """The `kind` preview ("gallery" or "tile") of an image file of this history, made now from
+        the file if it is missing; None for a path that is not one of the history's images, or an
+        image no preview can be made of. Call from a worker thread: making one decodes the image."""
+        rel_path = self._image_rel_path(image)
+        if rel_path is None:
+            return None
+        target = previews.preview_path(self.root, rel_path, kind)
+        if _nonempty(target):
+            return target
+        if kind not in previews.kinds_for(self.root / rel_path):  # KeyError for an unknown kind
+            return None  # small and lossy already: the original is its own preview
+        try:
+            data = (self.root / rel_path).read_bytes()
+        except OSError:
+            return None
+        return target if self._make_previews(rel_path, data) else None
+
+    def _image_rel_path(self, image: Path | str) -> str | None:
+        """`image`'s path relative to the root ("images/…"), if it is an image file in images/."""
+        candidate = Path(os.path.abspath(image))
+        images = self.root / IMAGES_DIR
+        if not candidate.is_relative_to(images) or candidate.suffix.lower() not in _IMAGE_SUFFIXES:
+            return None
+        if candidate.name.startswith(TEMP_PREFIX) or not candidate.is_file():
+            return None
+        return candidate.relative_to(self.root).as_posix()
+
+    def _make_previews(self, rel_path: str, data: bytes) -> bool:
+        targets = {kind: previews.preview_path(self.root, rel_path, kind) for kind in previews.KINDS}
+        try:
+            previews.make_previews(data, targets)
+            return True
+        except (OSError, ValueError) as exc:  # the image itself is stored: only its preview is missing
+            log.warning("history: no preview of %s: %s", rel_path, exc)
+            return False
+
     # --- repair -------------------------------------------------------------------------------
 
     def reconcile(self) -> ReconcileReport:
@@ -319,7 +377,8 @@ class History:
                         f"DELETE FROM entries WHERE {_IN_FOLDER}"
                         " AND path NOT IN (SELECT path FROM temp.listing)", _in_folder(folder),
                     ).rowcount
-                for folder in known.keys() - scan.visited:  # deleted with everything in it
+                gone = known.keys() - scan.visited
+                for folder in gone:  # deleted with everything in it
                     removed += conn.execute(f"DELETE FROM entries WHERE {_IN_FOLDER}", _in_folder(folder)).rowcount
                     conn.execute("DELETE FROM folders WHERE path = ?", (folder,))
                 unindexed = [row[0] for row in conn.execute(
@@ -328,12 +387,39 @@ class History:
                 reindexed = sum(self._reindex(rel_path) for rel_path in unindexed)
                 for folder, seen_ns in scan.listed.items():
                     conn.execute(_UPSERT_FOLDER, (folder, _settled_mtime(self.root / folder, seen_ns, started_ns)))
+            temp_previews = self._reconcile_previews(scan.listed, gone)
         orphaned = len(unindexed) - reindexed
         if removed:
             log.warning("history: removed %d entries whose image file was missing", removed)
         if orphaned:
             log.warning("history: moved %d unreadable files to %s", orphaned, self.root / ORPHANS_DIR)
-        return ReconcileReport(removed, reindexed, orphaned, scan.temp_removed, len(scan.listed))
+        return ReconcileReport(removed, reindexed, orphaned, scan.temp_removed + temp_previews, len(scan.listed))
+
+    def _reconcile_previews(self, listed: Mapping[str, int], gone: set[str]) -> int:
+        """Previews follow their images: in each folder that changed, previews whose image is gone
+        (deleted, or moved to orphans) and leftover temp files go; a folder that is gone takes its
+        previews along. Missing previews are made when asked for (`preview`). Returns temp files removed."""
+        temps = 0
+        for folder in listed:
+            mirror = self.root / previews.PREVIEWS_DIR / folder.partition("/")[2]
+            try:
+                items = list(os.scandir(mirror))
+            except OSError:  # no previews there (yet)
+                continue
+            for item in items:
+                name = item.name
+                image = previews.original_name(name)
+                stale = name.startswith(previews.TEMP_PREFIX) or (
+                    image is not None and not os.path.exists(os.path.join(self.root, folder, image)))
+                if stale and item.is_file(follow_symlinks=False):
+                    with contextlib.suppress(OSError):
+                        os.unlink(item.path)
+                        temps += name.startswith(previews.TEMP_PREFIX)
+        for folder in gone:
+            inside = folder.partition("/")[2]
+            if inside:  # never the whole previews tree
+                shutil.rmtree(self.root / previews.PREVIEWS_DIR / inside, ignore_errors=True)
+        return temps
 
     def _reindex(self, rel_path: str) -> bool:
         """Index a file from its embedded parameters, or move it to orphans/; True if indexed."""
@@ -415,7 +501,7 @@ class History:
         found = self._conn.execute("SELECT owner FROM owners WHERE key = ?", (key,)).fetchone()
         return found[0] if found else False
 
-    def _write_atomically(self, path: Path, body: bytes) -> None:
+    def _write_atomically(self, path: Path, body: list[bytes | memoryview]) -> None:
         """Write via a temp file in the same folder: readers see no file or the whole file."""
         _make_dirs(path.parent)
         temp = path.with_name(f"{TEMP_PREFIX}{secrets.token_hex(6)}-{path.name}")
@@ -423,7 +509,8 @@ class History:
             self._writing.add(temp.name)
         try:
             with open(temp, "xb") as file:
-                file.write(body)
+                for part in body:
+                    file.write(part)
                 file.flush()
                 os.fsync(file.fileno())
             os.replace(temp, path)
@@ -567,13 +654,20 @@ def _checked_format(data: bytes, fmt: str) -> str:
     return actual
 
 
-def _with_infotext(data: bytes, fmt: str, infotext: str) -> bytes:
+def _with_infotext(data: bytes, fmt: str, infotext: str) -> list[bytes | memoryview]:
     try:
-        return metadata.embed(data, fmt, infotext)
+        return metadata.embed_parts(data, fmt, infotext)
     except metadata.InfotextTooLong:
         # Keep the image: its row still holds the parameters.
         log.warning("history: parameters too long to embed; stored the image without them")
-        return data
+        return [data]
+
+
+def _nonempty(path: Path) -> bool:
+    try:
+        return path.stat().st_size > 0  # an empty one: cut short by a crash (previews are not fsynced)
+    except OSError:
+        return False
 
 
 def _utc_iso(value: datetime | str) -> str:

@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 from PIL import Image
 
-__all__ = ["InfotextTooLong", "embed", "format_infotext", "is_valid_key", "is_webp", "parse_infotext", "read"]
+__all__ = ["InfotextTooLong", "embed", "embed_parts", "format_infotext", "is_valid_key", "is_webp", "parse_infotext", "read"]
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_KEYWORD = b"parameters"
@@ -162,6 +162,12 @@ def embed(data: bytes, fmt: str, infotext: str) -> bytes:
     parameters chunk/segment is new (and a WebP's ``VP8X`` header: added, or its EXIF flag set);
     all image data and other chunks/segments are copied unchanged.
     """
+    return b"".join(embed_parts(data, fmt, infotext))
+
+
+def embed_parts(data: bytes, fmt: str, infotext: str) -> list[bytes | memoryview]:
+    """What :func:`embed` returns, as pieces to write one after the other: the image data stays
+    where it is (views into ``data``), so a large image is never copied in memory."""
     kind = fmt.lower()
     if kind == "png":
         if not data.startswith(PNG_SIGNATURE):
@@ -233,9 +239,10 @@ def _png_text_chunk(infotext: str) -> bytes:
     return len(body).to_bytes(4, "big") + kind + body + crc.to_bytes(4, "big")
 
 
-def _embed_png(data: bytes, infotext: str) -> bytes:
+def _embed_png(data: bytes, infotext: str) -> list[bytes | memoryview]:
     new_chunk = _png_text_chunk(infotext)
-    out = [PNG_SIGNATURE]
+    view = memoryview(data)
+    out: list[bytes | memoryview] = [PNG_SIGNATURE]
     inserted = False
     for kind, start, end in _png_chunks(data):
         if kind in _PNG_TEXT_CHUNKS and _png_keyword(data, start, end) == PNG_KEYWORD:
@@ -243,8 +250,8 @@ def _embed_png(data: bytes, infotext: str) -> bytes:
         if kind in (b"IDAT", b"IEND") and not inserted:
             out.append(new_chunk)
             inserted = True
-        out.append(data[start:end])
-    return b"".join(out)
+        out.append(view[start:end])
+    return out
 
 
 def _read_png(data: bytes) -> str | None:
@@ -373,7 +380,7 @@ def _exif_segment(infotext: str, base: Image.Exif | None) -> bytes:
     return b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload
 
 
-def _embed_jpeg(data: bytes, infotext: str) -> bytes:
+def _embed_jpeg(data: bytes, infotext: str) -> list[bytes | memoryview]:
     segments, sos = _jpeg_segments(data)
     old = next((s for s in segments if _is_exif(data, s)), None)
     base = None
@@ -384,18 +391,19 @@ def _embed_jpeg(data: bytes, infotext: str) -> bytes:
             old = None  # unreadable EXIF: leave it byte for byte, ours goes first and wins
     new_segment = _exif_segment(infotext, base)
 
-    out = [JPEG_SOI]
+    view = memoryview(data)
+    out: list[bytes | memoryview] = [JPEG_SOI]
     inserted = False
     for segment in segments:
         if not inserted and segment.marker != _APP0:  # after SOI and any leading JFIF/JFXX APP0
             out.append(new_segment)
             inserted = True
         if segment is not old:
-            out.append(data[segment.start : segment.end])
+            out.append(view[segment.start : segment.end])
     if not inserted:
         out.append(new_segment)
-    out.append(data[sos:])
-    return b"".join(out)
+    out.append(view[sos:])
+    return out
 
 
 def _read_jpeg(data: bytes) -> str | None:
@@ -493,7 +501,7 @@ def _bitstream_canvas(data: bytes, chunk: _Chunk) -> tuple[int, int, bool]:
     return width, height, False
 
 
-def _embed_webp(data: bytes, infotext: str) -> bytes:
+def _embed_webp(data: bytes, infotext: str) -> list[bytes | memoryview]:
     chunks = _webp_chunks(data)
     old = next((chunk for chunk in chunks if chunk.fourcc == b"EXIF"), None)
     base = None
@@ -523,13 +531,14 @@ def _embed_webp(data: bytes, infotext: str) -> bytes:
     last_image = max((i for i, chunk in enumerate(rest) if chunk.fourcc in _WEBP_IMAGE_CHUNKS), default=None)
     if last_image is None:
         raise ValueError("corrupt WebP: no image data")
+    view = memoryview(data)
     for i, chunk in enumerate(rest):
         if chunk.fourcc != b"EXIF":
-            out.append(data[chunk.start : chunk.end])
+            out.append(view[chunk.start : chunk.end])
         if i == last_image:
             out.append(exif_chunk)
-    body = b"".join(out)
-    return b"RIFF" + (len(body) + 4).to_bytes(4, "little") + b"WEBP" + body
+    size = sum(len(part) for part in out)
+    return [b"RIFF" + (size + 4).to_bytes(4, "little") + b"WEBP", *out]
 
 
 def _read_webp(data: bytes) -> str | None:

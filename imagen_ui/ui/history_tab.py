@@ -6,6 +6,7 @@ Layout and wiring only; what a visitor may see and do is decided by the service 
 from __future__ import annotations
 
 import html
+from urllib.parse import quote
 
 import gradio as gr
 
@@ -60,7 +61,9 @@ def build(service: GenerationService, forms, tabs: gr.Tabs, who: Who, tab: gr.Ta
 
     def load(query: str, page: int, request: gr.Request):
         found = service.history_page(viewer(request), query=query, page=page, per_page=PER_PAGE)
-        items = [(str(e.path), _caption(e)) for e in found.entries]
+        # Tiles are small previews (loaded lazily by the gallery); the details below show and
+        # download the original.
+        items = [(str(service.preview(e, "tile") or e.path), _caption(e)) for e in found.entries]
         if found.total:
             label = f"Page {found.page + 1} of {found.pages} · {found.total} image{'s' * (found.total != 1)}"
             if cost := service.history_cost(viewer(request), query=query):
@@ -91,7 +94,7 @@ def build(service: GenerationService, forms, tabs: gr.Tabs, who: Who, tab: gr.Ta
         entry = service.history_entry(viewer(request), entry_id)
         path = str(entry.path) if entry else None
         return {selected: entry.id if entry else None, details: gr.update(visible=entry is not None),
-                about: _details(entry) if entry else "", full: path, download: path,
+                about: _details(entry) + _open_original(path) if entry else "", full: path, download: path,
                 confirm_row: gr.update(visible=False)}
 
     gallery.select(choose, inputs=shown_ids,
@@ -124,6 +127,12 @@ def build(service: GenerationService, forms, tabs: gr.Tabs, who: Who, tab: gr.Ta
 def _caption(entry: Entry) -> str:
     prompt = " ".join(entry.prompt.split())
     return prompt if len(prompt) <= 60 else prompt[:59] + "…"
+
+
+def _open_original(path: str) -> str:
+    """A link to the original file in a new tab (the full-size view above shows its preview)."""
+    href = html.escape("gradio_api/file=" + quote(path), quote=True)
+    return f'\n\n<a href="{href}" target="_blank" rel="noopener" class="open-original">Open the original</a>'
 
 
 def _cell(text: str) -> str:

@@ -340,7 +340,7 @@ def _api_code(service: GenerationService, forms: Forms, count) -> None:
     # It follows the form as it changes (each trigger's latest state wins), not only when opened.
     triggers = [accordion.expand, count.change, *(c.change for c in forms.components)]
     gr.on(triggers, show, inputs={count, *forms.components}, outputs=[python, javascript, curl],
-          api_visibility="private", trigger_mode="always_last", queue=False, show_progress="hidden")
+          api_visibility="private", trigger_mode="always_last", show_progress="hidden")  # queued: in order
 
 
 def _about(entry: ModelEntry) -> str:

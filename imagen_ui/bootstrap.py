@@ -38,6 +38,9 @@ class App:
 
     def launch(self, **options) -> None:
         """Serve the page (blocks unless prevent_thread_lock=True is passed)."""
+        from starlette.middleware import Middleware
+
+        from imagen_ui.public.request_guard import HeaderGuard
         from imagen_ui.settings import gradio_auth
         from imagen_ui.store import ARCHIVE_DIR
         from imagen_ui.ui import LAUNCH_OPTIONS, TILE_DIR
@@ -52,11 +55,14 @@ class App:
         options.setdefault("allowed_paths", [str(history.images_dir), str(history.previews_dir),
                                              str(history.input_images.dir), str(TILE_DIR), str(ARCHIVE_DIR)])
         options.setdefault("footer_links", [])
-        for key, value in gradio_tuning.launch_options(self.demo).items():
+        for key, value in gradio_tuning.launch_options(self.demo, public=settings.public).items():
             options.setdefault(key, value)
         options.setdefault("auth", gradio_auth(settings))
-        # Gradio hands app_kwargs to FastAPI. The page shows previews where it shows a stored image.
-        app_kwargs = {"middleware": [gradio_tuning.previews_for_images(history.preview)]}
+        # Gradio hands app_kwargs to FastAPI. Every request's headers are bounded before anything
+        # parses them (imagen_ui.public.request_guard, outermost); the page shows previews where it
+        # shows a stored image.
+        app_kwargs = {"middleware": [Middleware(HeaderGuard), gradio_tuning.previews_for_images(history.preview)],
+                      "exception_handlers": gradio_tuning.exception_handlers()}
         if self.webhooks is not None:
             # The route lives on the app's own server, outside the login (Replicate must reach it;
             # the signature check is its lock).
@@ -69,6 +75,7 @@ class App:
         if options["mcp_server"]:
             options["prevent_thread_lock"] = True  # the MCP tools are chosen before serving on
         self.demo.launch(**options)
+        gradio_tuning.close_deep_links(self.demo.server_app)
         if options["mcp_server"]:
             from imagen_ui.ui import MCP_TOOLS
 
@@ -120,7 +127,11 @@ def create_app(settings: Settings, *, emulator=None) -> App:
 
     from imagen_ui import ui
     from imagen_ui.emulator import Emulator
+    from imagen_ui.public.budget import OWN_TOKEN_HINT as BUDGET_TOKEN_HINT
+    from imagen_ui.public.budget import Budget
+    from imagen_ui.public.proxies import same_peer_warning
     from imagen_ui.public.quota import quota_from_settings, trust_forwarded_for
+    from imagen_ui.public.remembered_tokens import TokenVault
     from imagen_ui.replicate.client import ReplicateClient
     from imagen_ui.replicate.webhook_receiver import WebhookReceiver
     from imagen_ui.service.batch import BatchService
@@ -161,6 +172,9 @@ def create_app(settings: Settings, *, emulator=None) -> App:
             max_images=settings.max_images,
             has_token=bool(token),
             quota=quota_from_settings(settings),  # one that never refuses unless quotas_active
+            vault=TokenVault(settings.history_dir) if settings.public else None,
+            budget=(Budget(settings.daily_budget, own_token_hint=BUDGET_TOKEN_HINT if settings.public else None)
+                    if settings.budget_active else None),
             visitor_api_base=settings.api_base or "https://api.replicate.com",
             webhook_url=webhook_url,
             configured_model=settings.model,
@@ -171,12 +185,18 @@ def create_app(settings: Settings, *, emulator=None) -> App:
         demo = ui.build(service, offline_notice=notice, analytics=settings.analytics,
                         public=settings.public, trust_forwarded=trust_forwarded_for(settings),
                         mcp=settings.mcp,
-                        # A budget (public mode) goes here too: BatchService(service, budget=...).
-                        batches=BatchService(service))
+                        batches=BatchService(service, budget=service.budget))
     except BaseException:
         if started_here:
             emulator.stop()
         raise
+    gradio_tuning.explain_bad_calls(demo)
+    gradio_tuning.limit_uploads(demo)
+    if warning := same_peer_warning(settings):
+        logger.warning("%s", warning)
+    if settings.budget_active:
+        logger.info("Daily budget: $%g a day (UTC) of images on the host's token, estimated from Replicate's "
+                    "prices; the log says the spend as it grows.", settings.daily_budget)
     gradio_tuning.freeze_startup_objects()
     return App(settings, demo, service, catalog[default].source, emulator if started_here else None,
                webhooks)

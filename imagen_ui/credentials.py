@@ -15,6 +15,7 @@ from pathlib import Path
 
 Credential = tuple[str, str]
 SHAPE = "user:password with neither part empty"
+MAX_FILE_BYTES = 2**20
 
 
 class CredentialsError(ValueError):
@@ -49,7 +50,11 @@ def parse_credential_list(text: str) -> tuple[Credential, ...]:
 
 def read_auth_file(path: str | Path) -> tuple[Credential, ...]:
     """The credentials in an auth file. CredentialsError names the bad line; OSError if unreadable."""
-    text = Path(path).read_text(encoding="utf-8-sig")  # -sig: a BOM from Notepad is not part of a name
+    with Path(path).open("rb") as file:  # read with a bound: a device or a huge file is no auth file
+        raw = file.read(MAX_FILE_BYTES + 1)
+    if len(raw) > MAX_FILE_BYTES:
+        raise CredentialsError(f"is larger than {MAX_FILE_BYTES // 2**20} MiB; it should hold user:password lines")
+    text = raw.decode("utf-8-sig")  # -sig: a BOM from Notepad is not part of a name
     numbered: list[tuple[int, Credential]] = []
     for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip()

@@ -18,6 +18,7 @@ import inspect
 import logging
 import asyncio
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -29,10 +30,14 @@ __all__ = [
     "MAX_THREADS",
     "accept_any_payload",
     "check_version",
+    "close_deep_links",
     "configure_environment",
+    "exception_handlers",
+    "explain_bad_calls",
     "freeze_startup_objects",
     "keep_mcp_tools",
     "launch_options",
+    "limit_uploads",
     "memoize_block_configs",
     "name_parameters",
     "previews_for_images",
@@ -55,6 +60,12 @@ QUEUE_SUMMARY_ENV = {"GRADIO_ANALYTICS_CACHE_FREQUENCY": "100", "GRADIO_ANALYTIC
 # Gradio's "auto" sends every queued event a fresh position (a pydantic message each) whenever any
 # event starts: O(n²) in a burst of clicks. Once a second is plenty when events hardly wait.
 STATUS_UPDATE_RATE = 1.0
+# /gradio_api/upload takes files from anyone who can reach the page, and Gradio keeps them until it
+# restarts (two 50 MB files stayed): one file is capped (a reference image is a few MB; Replicate
+# itself advises data URIs of 1 MB at most), and every hour uploads older than an hour are removed.
+MAX_UPLOAD = "20mb"
+CACHE_CLEANUP = (3600, 3600)  # (every N seconds, files older than M seconds): Blocks(delete_cache=)
+DEEP_LINK_ROUTE = "/gradio_api/deep_link"
 _MEMOIZED_METHODS = ("api_info", "api_info_as_input", "api_info_as_output", "example_inputs")
 
 
@@ -122,9 +133,27 @@ def tune_queue(demo: Any, *, max_threads: int = MAX_THREADS) -> None:
     demo.queue(default_concurrency_limit=None, status_update_rate=STATUS_UPDATE_RATE)
 
 
-def launch_options(demo: Any) -> dict:
-    """What launch() must be given so it keeps what `tune_queue` set."""
-    return {"max_threads": demo.max_threads}
+def launch_options(demo: Any, *, public: bool = False) -> dict:
+    """What launch() must be given so it keeps what `tune_queue` set, with uploads capped. In public
+    mode the browser keeps no run history: Gradio records a run's inputs in localStorage, a password
+    box's value (a visitor's token) included."""
+    options = {"max_threads": demo.max_threads, "max_file_size": MAX_UPLOAD}
+    if public:
+        options["run_history"] = False
+    return options
+
+
+def limit_uploads(demo: Any) -> None:
+    """Before launch: Gradio deletes its cached uploads on CACHE_CLEANUP's schedule (read at launch)."""
+    demo.delete_cache = CACHE_CLEANUP
+
+
+def close_deep_links(app: Any) -> None:
+    """After launch: no deep links. Gradio's /gradio_api/deep_link writes a session's component values
+    (every input of its events, a password box's value included) to a file it then serves to anyone
+    who has the link. The page has no deep-link button; the route answers 404 like any unknown path."""
+    app.router.routes[:] = [route for route in app.router.routes
+                            if getattr(route, "path", None) != DEEP_LINK_ROUTE]
 
 
 def name_parameters(handler: Callable, names: Sequence[str], *, request_first: bool = True) -> None:
@@ -155,6 +184,67 @@ def freeze_startup_objects() -> None:
         sys.modules["matplotlib"] = None  # type: ignore[assignment]
     gc.collect()
     gc.freeze()
+
+
+def explain_bad_calls(demo: Any) -> None:
+    """A call with too few values, or a value a component cannot read (a number where a list goes),
+    fails in Gradio before any handler of ours runs: with a blank error for the caller and a
+    traceback in the host's log. It now fails with a gr.Error naming what the call needs."""
+    import gradio as gr
+    import pydantic
+
+    preprocess_data = demo.preprocess_data
+
+    async def checked(block_fn, inputs, state, explicit_call=False):
+        wanted = block_fn.inputs
+        if not isinstance(inputs, list) or len(inputs) < len(wanted):
+            names = _parameter_names(block_fn)
+            sent = len(inputs) if isinstance(inputs, list) else 0
+            values = "value" if len(names) == 1 else "values"
+            raise gr.Error(f"This call takes {len(names)} {values} ({', '.join(names)}); it sent {sent}.",
+                           title="Check the call", print_exception=False)
+        try:
+            return await preprocess_data(block_fn, inputs, state, explicit_call)
+        except gr.Error:
+            raise
+        except (ValueError, TypeError, pydantic.ValidationError) as error:
+            index = re.search(r"at index (\d+)", str(error)[:500])
+            block = wanted[int(index[1])] if index and int(index[1]) < len(wanted) else None
+            what = f"The value for {_input_name(block)}" if block is not None else "A value"
+            raise gr.Error(f"{what} is not of a kind this call takes.", title="Check the call",
+                           print_exception=False) from None
+
+    demo.preprocess_data = checked
+
+
+def exception_handlers() -> dict:
+    """For launch(app_kwargs=...): an API name the app does not have is a 404 (Gradio answers 500)."""
+    from gradio.route_utils import FnIndexInferError
+    from starlette.responses import PlainTextResponse
+
+    def unknown(request, error):
+        name = request.path_params.get("api_name") or request.url.path.rsplit("/", 1)[-1]
+        return PlainTextResponse(f"No API endpoint named {name[:100]!r}; see /gradio_api/info.", status_code=404)
+
+    return {FnIndexInferError: unknown}
+
+
+def _parameter_names(block_fn: Any) -> list[str]:
+    """What the API page calls the event's parameters: the handler's own names (name_parameters
+    gives them), else the components' labels; state inputs are not sent by callers."""
+    sent = [block for block in block_fn.inputs if not getattr(block, "stateful", False)]
+    try:
+        parameters = [p for p in inspect.signature(block_fn.fn).parameters.values()
+                      if p.name != "request" and p.kind is not inspect.Parameter.VAR_POSITIONAL]
+    except (TypeError, ValueError):
+        parameters = []
+    if len(parameters) >= len(sent):
+        return [p.name for p in parameters[:len(sent)]]
+    return [_input_name(block) for block in sent]
+
+
+def _input_name(block: Any) -> str:
+    return str(getattr(block, "label", None) or getattr(block, "elem_id", None) or type(block).__name__.lower())
 
 
 def set_return_types(handler: Callable, types: Sequence[type]) -> None:

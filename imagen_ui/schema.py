@@ -188,6 +188,27 @@ class ModelSchema:
         return clean
 
 
+    def validate_each(self, values: Mapping[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
+        """Each of `values` this model takes, checked on its own: (the valid ones, cleaned, and the
+        problems of the others). Unknown keys and blank values are left out silently; a missing
+        required input is no problem here. For values from a file, to fill a form with."""
+        clean: dict[str, Any] = {}
+        problems: list[Problem] = []
+        for f in self.fields:
+            if f.name not in values:
+                continue
+            value = values[f.name]
+            if f.name == "prompt" and isinstance(value, str):
+                value = value.strip()
+            if _is_blank(value):
+                continue
+            try:
+                clean[f.name] = _check(f, value)
+            except _Refused as refused:
+                problems.append(Problem(f.name, str(refused)))
+        return clean, problems
+
+
 def humanize(name: str) -> str:
     """A name as words: safety_filter_level -> "Safety filter level"."""
     words = name.replace("_", " ").replace("-", " ").split()

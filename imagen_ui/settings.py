@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import io
+import ipaddress
+import math
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -102,6 +105,34 @@ def _parse_limit(text: str) -> int:
     return value
 
 
+def _parse_budget(text: str) -> float | None:
+    """Dollars, "5", "12.50" or "$5"; 0 means no limit (None)."""
+    try:
+        value = float(text.strip().removeprefix("$").replace(",", ""))
+    except ValueError:
+        value = -1.0
+    if not (math.isfinite(value) and 0 <= value <= 1_000_000):
+        raise ValueError(f"must be a number of US dollars, e.g. 5 or 12.50, 0 for no limit (got {text!r})")
+    return value or None
+
+
+def _parse_proxies(text: str) -> tuple[str, ...]:
+    proxies = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        if part != "*":
+            try:
+                part = str(ipaddress.ip_network(part, strict=False))
+            except ValueError:
+                raise ValueError("must be addresses or networks separated by commas, e.g. 127.0.0.1 or "
+                                 f"10.0.0.0/8, or * for any (got {text!r})") from None
+        proxies.append(part)
+    if not proxies:
+        raise ValueError("must name at least one address, network or *")
+    return tuple(dict.fromkeys(proxies))
+
+
 def _parse_path(text: str) -> Path:
     if "\x00" in text:  # no system opens such a path; refused here, not as a traceback later
         raise ValueError(f"must be a file or folder path (got {text!r})")
@@ -153,10 +184,11 @@ def _clean_token(text: str) -> str | None:
     token = text.strip().strip("\"'").strip()
     if not token:
         return None
-    if any(ch.isspace() or not ch.isprintable() for ch in token):
+    if any(ch.isspace() or not ch.isprintable() or not ch.isascii() for ch in token):
         # The token itself is never quoted back.
         raise ValueError(
-            "contains spaces or control characters; copy it again from https://replicate.com/account/api-tokens."
+            "contains spaces, control or non-ASCII characters; copy it again from "
+            "https://replicate.com/account/api-tokens."
         )
     return token
 
@@ -289,6 +321,19 @@ class Settings:
     mcp: bool = declared(
         False, flag="--mcp", env="IMAGEN_UI_MCP", parse=_parse_switch, switch=True,
         help="also serve the playground as an MCP server: tools for AI assistants")
+    # Dollars a UTC day of images on the host's token, all visitors together; None = no limit.
+    daily_budget: float | None = declared(
+        None, flag="--daily-budget", env="IMAGEN_UI_DAILY_BUDGET", parse=_parse_budget, metavar="USD",
+        shown_default="no limit", note="visitors with their own token are not counted",
+        help="dollars a day (UTC) that images on the host's token may cost, all visitors together, "
+        "estimated from a bundled price table; 0 = no limit")
+    # Proxies whose X-Forwarded-For names the visitor: addresses or networks, "*" for any peer.
+    trusted_proxies: tuple[str, ...] = declared(
+        (), flag="--trusted-proxies", env="IMAGEN_UI_TRUSTED_PROXIES", parse=_parse_proxies,
+        metavar="ADDR,NET",
+        help="proxies whose X-Forwarded-For header names the visitor, e.g. 127.0.0.1 for a reverse proxy "
+        "on this machine, or * for any (as uvicorn's --forwarded-allow-ips); without it, every visitor "
+        "behind such a proxy looks like one address")
     _token_source: TokenSource | None = dataclasses.field(default=None, repr=False, compare=False)
     _on_spaces: bool = dataclasses.field(default=False, repr=False)
 
@@ -312,6 +357,11 @@ class Settings:
         """True when quotas guard the host's money: public mode with images from Replicate (not the
         offline emulator). A visitor's own token is exempt too, but that is decided per request."""
         return self.public and not self.use_emulator
+
+    @property
+    def budget_active(self) -> bool:
+        """True when a daily budget guards the host's token (images from Replicate, not the emulator)."""
+        return bool(self.daily_budget) and not self.use_emulator
 
     @property
     def use_emulator(self) -> bool:
@@ -393,7 +443,8 @@ def load_settings(
     layers: list[tuple[TokenSource, Mapping[str, str | None]]] = [("environment", real_environ)]
     if dotenv_path is not None:
         # Literal values: no ${VAR} expansion, which would read os.environ and could mangle a token.
-        layers.append((".env", dotenv_values(dotenv_path, interpolate=False)))
+        layers.append((".env", dotenv_values(stream=io.StringIO(_read_dotenv(Path(dotenv_path))),
+                                             interpolate=False)))
 
     values: dict[str, Any] = {}
     sources: dict[str, Source] = {}
@@ -441,6 +492,24 @@ def _shown(default: Any) -> str:
     if isinstance(default, tuple):
         return ",".join(map(str, default))
     return str(default)
+
+
+MAX_DOTENV_BYTES = 2**20
+
+
+def _read_dotenv(path: Path) -> str:
+    """The .env file's text ("" when there is none), read with a bound: settings, not a data file."""
+    try:
+        with path.open("rb") as file:
+            raw = file.read(MAX_DOTENV_BYTES + 1)
+    except (FileNotFoundError, IsADirectoryError):
+        return ""
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise SettingsError(f"The .env file {path} cannot be read ({reason}).") from None
+    if len(raw) > MAX_DOTENV_BYTES:
+        raise SettingsError(f"The .env file {path} is larger than 1 MiB; it should hold a few NAME=value lines.")
+    return raw.decode("utf-8", errors="replace")
 
 
 def _load_auth(inline: tuple[Credential, ...], auth_file: Path | None) -> tuple[Credential, ...]:

@@ -20,6 +20,7 @@ from imagen_ui.replicate.pacing import TokenBucket
 from imagen_ui.schema import InvalidRequest
 from imagen_ui.service.batch import BatchRefused, BatchService
 from imagen_ui.service.catalog_loader import load_catalog
+from imagen_ui.service.fair_share import FairQueue
 from imagen_ui.service.generation import GenerationService, Visitor
 from imagen_ui.store.history import History
 
@@ -186,7 +187,7 @@ async def test_a_batch_of_200_keeps_the_create_pace_and_never_starves_another_vi
     emulator = make_emulator(latency=0.02)
     rate, burst = 100.0, 10  # a tight account limit, so the pacing is what decides the batch's speed
     async with services(emulator, tmp_path) as (service, batches):
-        service._creates = TokenBucket(rate=rate, burst=burst)
+        service._turns = FairQueue(service._turns.slots, TokenBucket(rate=rate, burst=burst))
         batch = batches.prepare(MODEL, SETTINGS, 1, text="\n".join(f"batch {i}" for i in range(200)))
         started = time.monotonic()
         running = asyncio.create_task(run_all(batches, batch, visitor=ALICE))

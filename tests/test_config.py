@@ -472,6 +472,37 @@ def test_bad_model_lists_are_refused(bad):
         load(env={"IMAGEN_UI_MODELS": bad})
 
 
+@pytest.mark.parametrize("which", ["auth file", ".env"])
+def test_a_settings_file_is_read_with_a_bound(tmp_path, which):
+    """An auth file or .env of endless bytes (a device, a huge file) is refused, not read into memory."""
+    import time
+
+    endless = "/dev/zero" if Path("/dev/zero").exists() else None
+    big = tmp_path / "big"
+    big.write_bytes(b"a:b\n" * (2**20 // 4 + 10))
+    for path in filter(None, (endless, str(big))):
+        started = time.monotonic()
+        with pytest.raises(SettingsError, match="larger than 1 MiB"):
+            if which == "auth file":
+                load_settings(["--auth-file", path], {}, None)
+            else:
+                load_settings([], {}, path)
+        assert time.monotonic() - started < 2.0
+
+
+def test_the_new_settings_are_parsed_and_refused_clearly():
+    settings = load_settings(["--daily-budget", "$12.50", "--trusted-proxies", "127.0.0.1, 10.0.0.0/8"], {}, None)
+    assert settings.daily_budget == 12.5 and settings.trusted_proxies == ("127.0.0.1/32", "10.0.0.0/8")
+    from_env = load_settings([], {"IMAGEN_UI_DAILY_BUDGET": "0", "IMAGEN_UI_TRUSTED_PROXIES": "*"}, None)
+    assert from_env.daily_budget is None and from_env.trusted_proxies == ("*",)
+    for bad in ({"IMAGEN_UI_DAILY_BUDGET": "lots"}, {"IMAGEN_UI_DAILY_BUDGET": "nan"},
+                {"IMAGEN_UI_TRUSTED_PROXIES": "my-proxy"}):
+        with pytest.raises(SettingsError):
+            load_settings([], bad, None)
+    assert not Settings(daily_budget=5.0, offline=True).budget_active  # placeholders cost nothing
+    assert Settings(daily_budget=5.0, token="r8_x").budget_active
+
+
 # --- declared once: the parser, the environment and the defaults all come from one declaration ------
 
 # For every declared setting: three texts (flag, environment, .env) and the value each gives, so the
@@ -498,6 +529,8 @@ SAMPLES: dict[str, tuple[tuple[str, str, str], tuple[object, object, object]]] =
     "auth": (("fa:1", "ea:2,eb:3", "da:4"), ((("fa", "1"),), (("ea", "2"), ("eb", "3")), (("da", "4"),))),
     "auth_file": (("@flag", "@env", "@dot"), ((("file", "flag"),), (("file", "env"),), (("file", "dot"),))),
     "mcp": (("--no-mcp", "true", "on"), (False, True, True)),
+    "daily_budget": (("5", "$2.50", "0"), (5.0, 2.5, None)),
+    "trusted_proxies": (("127.0.0.1", "10.0.0.0/8,*", "::1"), (("127.0.0.1/32",), ("10.0.0.0/8", "*"), ("::1/128",))),
 }
 
 

@@ -54,6 +54,20 @@ def test_each_session_gets_its_own_copy_of_a_blocks_config(emulator, tmp_path):
         assert second is not first
 
 
+def test_the_guards_on_gradios_own_routes_are_in_effect(emulator, tmp_path):
+    """Each leans on a Gradio internal (hostile tests show the attacks; this says when one is gone)."""
+    from imagen_ui import gradio_tuning
+
+    with serve(tmp_path / "history", api_base=emulator.base_url, public=True) as (app, _url):
+        demo = app.demo
+        assert demo.max_file_size == 20 * 2**20  # launch(max_file_size=...) parsed "20mb"
+        assert demo.delete_cache == gradio_tuning.CACHE_CLEANUP  # read by the server's lifespan
+        assert demo.run_history is False  # public mode: no runs kept in the browser
+        assert "checked" in demo.preprocess_data.__qualname__  # explain_bad_calls wraps Gradio's
+        paths = {getattr(route, "path", None) for route in demo.server_app.router.routes}
+        assert gradio_tuning.DEEP_LINK_ROUTE not in paths and "/config" in paths  # Gradio's app.get routes
+
+
 # --- the pinned version -----------------------------------------------------------------------------
 
 

@@ -204,6 +204,20 @@ def test_owners_never_see_each_other(history):
     assert "alice" not in alice[0].path.as_posix()  # folders are keyed by a hash, not the visitor id
 
 
+def test_tally_counts_per_model_and_priced_input_for_one_owner(history):
+    for n in range(3):
+        add(history, n, owner="alice")
+    add(history, 3, owner="bob")
+    history.add(data=tiny_image(), fmt="png", prediction_id="pro000001", model="google/nano-banana-pro",
+                inputs={"prompt": "big", "resolution": "4K"}, created_at=T0, predict_time=1.0, width=8,
+                height=8, owner="alice")
+    assert sorted(history.tally(owner="alice", by="resolution"), key=str) == sorted(
+        [(MODEL, None, 3), ("google/nano-banana-pro", "4K", 1)], key=str)
+    assert history.tally(owner="bob") == [(MODEL, None, 1)]
+    assert history.tally(owner="alice", query="big", by="resolution") == [("google/nano-banana-pro", "4K", 1)]
+    assert history.tally(owner="carol") == []
+
+
 def test_delete_only_what_the_owner_may(history):
     alice, bob, local = add(history, 1, owner="alice"), add(history, 2, owner="bob"), add(history, 3)
 

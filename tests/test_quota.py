@@ -8,6 +8,7 @@ import gradio as gr
 import pytest
 from starlette.requests import Request
 
+from imagen_ui.public.proxies import ProxyTrust, same_peer_warning
 from imagen_ui.public.quota import (
     ANONYMOUS_KEY,
     UNLIMITED,
@@ -408,9 +409,25 @@ def test_trusted_but_no_usable_header_gives_no_address_key():
         assert len(visitor_keys(request, trust_forwarded=True)) == 1
 
 
-def test_loopback_peer_is_no_ones_address():
-    assert client_address(http_request(client=("127.0.0.1", 40000))) is None
-    assert client_address(http_request(client=("::1", 40000))) is None
+def test_an_untrusted_loopback_peer_is_one_shared_address():
+    """Behind a proxy on this machine that nobody named, every visitor is the proxy's address: one
+    quota for all of them, not one per cookie (a client can mint cookies at will)."""
+    assert client_address(http_request(client=("127.0.0.1", 40000))) == "127.0.0.1"
+    assert client_address(http_request(client=("::1", 40000))) == "::/64"
+    forged = http_request(client=("127.0.0.1", 40000), headers=[("X-Forwarded-For", "81.2.69.160")])
+    assert client_address(forged) == "127.0.0.1"
+
+
+def test_named_proxies_are_trusted_and_skipped_from_the_right():
+    trust = ProxyTrust.from_settings(Settings(trusted_proxies=("127.0.0.1/32", "10.0.0.0/8")))
+    through = http_request(client=("127.0.0.1", 1), headers=[("X-Forwarded-For", "1.1.1.1, 81.2.69.160, 10.1.2.3")])
+    assert client_address(through, trust_forwarded=trust) == "81.2.69.160"  # 10.1.2.3 is a proxy of ours
+    direct = http_request(client=("81.2.69.161", 1), headers=[("X-Forwarded-For", "1.1.1.1")])
+    assert client_address(direct, trust_forwarded=trust) == "81.2.69.161"  # not through a named proxy
+    bare = http_request(client=("127.0.0.1", 1))
+    assert client_address(bare, trust_forwarded=trust) == "127.0.0.1"  # no header: the peer itself
+    anyone = ProxyTrust.from_settings(Settings(trusted_proxies=("*",)))
+    assert client_address(direct, trust_forwarded=anyone) == "1.1.1.1"
 
 
 def test_ipv6_addresses_share_their_slash_64():
@@ -438,3 +455,13 @@ def test_trust_forwarded_for_settings():
     assert trust_forwarded_for(Settings(share=True))  # listening on loopback: only the tunnel reaches us
     assert not trust_forwarded_for(Settings(share=True, host="0.0.0.0"))  # anyone on the LAN could forge it
     assert not trust_forwarded_for(Settings(public=True))
+    assert trust_forwarded_for(Settings(public=True, trusted_proxies=("127.0.0.1/32",)))
+
+
+def test_the_host_is_told_once_at_start_up_when_every_peer_looks_the_same():
+    told = same_peer_warning(Settings(public=True, quota_images_per_hour=20, daily_budget=5.0))
+    assert told and "--trusted-proxies 127.0.0.1" in told and "share one quota" in told and "$5" in told
+    assert same_peer_warning(Settings(public=True, trusted_proxies=("127.0.0.1/32",))) is None
+    assert same_peer_warning(Settings(public=True, host="0.0.0.0")) is None  # visitors' own addresses
+    assert same_peer_warning(Settings(public=False)) is None
+    assert same_peer_warning(Settings(share=True)) is None  # the tunnel says who they are

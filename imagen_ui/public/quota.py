@@ -13,6 +13,7 @@ the event loop and from Gradio's worker threads alike; nothing here awaits.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import math
 import sys
 import threading
@@ -21,10 +22,13 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Literal
 
+from imagen_ui.public.proxies import IPAddress, ProxyTrust, parse_ip
 from imagen_ui.public.visitors import visitor_id
 
 if TYPE_CHECKING:
     from imagen_ui.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 3600.0
 MAX_KEYS = 100_000  # ~ tens of MB at worst; beyond it the least recently charged keys are forgotten
@@ -277,7 +281,7 @@ def quota_from_settings(settings: Settings) -> Quota:
 # --- who is asking ------------------------------------------------------------------------------
 
 
-def visitor_keys(request: object, *, trust_forwarded: bool = False) -> list[str]:
+def visitor_keys(request: object, *, trust_forwarded: bool | ProxyTrust = False) -> list[str]:
     """The keys a request's quota is counted under: "v:<browser id>" and "ip:<address>", whichever
     are known, else ["anonymous"]. See `client_address` for `trust_forwarded`."""
     keys = []
@@ -288,34 +292,42 @@ def visitor_keys(request: object, *, trust_forwarded: bool = False) -> list[str]
     return keys or [ANONYMOUS_KEY]
 
 
-def client_address(request: object, *, trust_forwarded: bool = False) -> str | None:
+def client_address(request: object, *, trust_forwarded: bool | ProxyTrust = False) -> str | None:
     """The visitor's network address as a quota key: IPv4 as is, IPv6 as its /64 (one household's or
     phone's devices share a /64 and can pick any address in it); None when unknown.
 
-    `trust_forwarded` (Spaces, a share link's tunnel): the address comes from `x-forwarded-for`, but
-    only when the connection itself comes from a non-public address (the proxy); a request straight
-    from the internet could write anything there. Of the header's addresses the RIGHTMOST public one
-    is taken: it is the one the public-facing proxy saw, while anything left of it was written by the
-    client and can be forged. Without trust, the connection's address; a loopback one (a local tunnel
-    or proxy) is no one's address, so it gives no key rather than one key shared by everybody.
+    `trust_forwarded` (a ProxyTrust, or True for "any non-public peer is the proxy": Spaces, a share
+    link's tunnel) says whose X-Forwarded-For is believed (see imagen_ui.public.proxies). Any other
+    peer is known by its own address, a loopback one included: behind an untrusted proxy on this
+    machine every visitor shares that one key, rather than each getting a quota per cookie (which a
+    client can mint at will).
     """
-    peer = _parse_ip(getattr(getattr(request, "client", None), "host", None))
-    if trust_forwarded and (peer is None or not peer.is_global):
-        address = _forwarded_client(_header_values(request, "x-forwarded-for"))
-        return None if address is None else _quota_address(address)
-    if peer is None or peer.is_loopback:
-        return None
-    return _quota_address(peer)
+    trust = ProxyTrust.of(trust_forwarded)
+    peer = parse_ip(getattr(getattr(request, "client", None), "host", None))
+    forwarded = _header_values(request, "x-forwarded-for")
+    if forwarded and peer is not None and peer.is_loopback and not trust.trusts(peer):
+        _say_once_untrusted(peer)
+    address = trust.client(peer, forwarded)
+    return None if address is None else _quota_address(address)
 
 
-def trust_forwarded_for(settings: Settings) -> bool:
-    """Whether `x-forwarded-for` can be believed: on a Space (behind Hugging Face's proxy), or with a
-    share link while listening on loopback only (the tunnel connects from loopback and sets the
-    header; nobody else can reach the app to forge it)."""
-    return settings.on_spaces or (settings.share and settings.host in ("127.0.0.1", "localhost", "::1"))
+def trust_forwarded_for(settings: Settings) -> ProxyTrust:
+    """Whose `x-forwarded-for` can be believed: the proxies named by --trusted-proxies; on a Space (behind
+    Hugging Face's proxy) or with a share link while listening on loopback only (the tunnel connects
+    from loopback and sets the header; nobody else can reach the app to forge it), any non-public peer."""
+    return ProxyTrust.from_settings(settings)
 
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+_said_untrusted: set[str] = set()
+
+
+def _say_once_untrusted(peer: IPAddress) -> None:
+    if str(peer) in _said_untrusted:
+        return
+    _said_untrusted.add(str(peer))
+    logger.warning("Requests arrive through a proxy at %s that sets X-Forwarded-For, which this app does not "
+                   "trust: every visitor behind it counts as one (one quota, one queue). Name it with "
+                   "--trusted-proxies %s if it is yours.", peer, peer)
 
 
 def _header_values(request: object, name: str) -> list[str]:
@@ -326,34 +338,6 @@ def _header_values(request: object, name: str) -> list[str]:
         return list(headers.getlist(name))
     value = headers.get(name) if hasattr(headers, "get") else None
     return [value] if value else []
-
-
-def _forwarded_client(values: list[str]) -> IPAddress | None:
-    addresses = [ip for value in values for part in value.split(",") if (ip := _parse_ip(part))]
-    for ip in reversed(addresses):
-        if ip.is_global:
-            return ip
-    # No public address (a LAN behind its own proxy): the nearest hop's view.
-    return addresses[-1] if addresses else None
-
-
-def _parse_ip(text: str | None) -> IPAddress | None:
-    """An address from "1.2.3.4", "1.2.3.4:80", "[2001:db8::1]:443", "fe80::1%eth0"; None if not one."""
-    if not text:
-        return None
-    text = text.strip().strip('"')
-    if text.startswith("["):
-        text = text[1:].partition("]")[0]
-    elif text.count(":") == 1:  # IPv4 with a port
-        text = text.partition(":")[0]
-    text = text.partition("%")[0]  # an IPv6 zone names a local interface, not a host
-    try:
-        ip = ipaddress.ip_address(text)
-    except ValueError:
-        return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    return ip
 
 
 def _quota_address(ip: IPAddress) -> str:

@@ -33,6 +33,7 @@ from imagen_ui.replicate.errors import (
     DownloadError,
     InsufficientCreditError,
     InvalidInputError,
+    MalformedTokenError,
     ModelNotFoundError,
     NetworkError,
     NotFoundError,
@@ -48,6 +49,7 @@ from imagen_ui.replicate.errors import (
     SafetyFilterError,
     ServerError,
     UnauthenticatedError,
+    create_refused,
     error_for_outcome,
     error_from_response,
 )
@@ -62,6 +64,7 @@ __all__ = [
     "DownloadError",
     "InsufficientCreditError",
     "InvalidInputError",
+    "MalformedTokenError",
     "ModelNotFoundError",
     "NetworkError",
     "NotFoundError",
@@ -83,6 +86,8 @@ __all__ = [
     "TERMINAL_STATUSES",
     "UnauthenticatedError",
     "UploadedFile",
+    "create_refused",
+    "token_problem",
 ]
 
 log = logging.getLogger(__name__)
@@ -104,6 +109,9 @@ UPLOAD_WRITE_SECONDS = 120.0  # sending one file may take long on a slow uplink
 
 # Failures that happen before a single byte of the request left: nothing can have been created.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# Replicate's tokens are "r8_" and 37 letters and digits (older ones 40 hex digits): what may go in a
+# header is printable ASCII without spaces; anything else is refused before it reaches one.
+_TOKEN = re.compile(r"[\x21-\x7e]{1,256}")
 _MODEL_REF = re.compile(r"^[\w.-]+/[\w.-]+$")
 
 Mode = Literal["idempotent", "create", "cancel"]
@@ -168,6 +176,8 @@ class ReplicateClient:
         self.base_url = base_url.rstrip("/")
         self._api_origin = origin_of(self.base_url)
         self._download_policy = DownloadPolicy(self.base_url, extra_download_origins)
+        if token and (problem := token_problem(token)):
+            raise MalformedTokenError(f"the API token {problem}")
         self._token = _Secret(token or None)
         self.max_download_bytes = max_download_bytes
         self.poll_interval = poll_interval
@@ -596,7 +606,9 @@ class ReplicateClient:
         try:
             return await self._http.request(method, url, **kwargs), _NO_FAILURE
         except httpx.TransportError as exc:
-            reason = f"{type(exc).__name__}: {exc}".rstrip(": ")[:300]
+            # A local protocol error quotes the offending header, which may be the Authorization one.
+            detail = "" if isinstance(exc, httpx.LocalProtocolError) else str(exc)
+            reason = f"{type(exc).__name__}: {detail}".rstrip(": ")[:300]
             return None, _Failure(reason, not_sent=isinstance(exc, _NOT_SENT))
 
     async def _list_recent(self) -> list[Prediction]:
@@ -652,6 +664,21 @@ class ReplicateClient:
             prediction = newest
         if not prediction.is_terminal:
             await self._cancel_quietly(prediction.id)
+
+
+def token_problem(token: str) -> str | None:
+    """Why `token` cannot be a Replicate API token, in words that quote none of it; None if it can."""
+    if _TOKEN.fullmatch(token):
+        return None
+    if len(token) > 256:
+        return "is far too long to be a Replicate token"
+    if any(ch in "\r\n" for ch in token):
+        return "contains a line break"
+    if any(ch.isspace() for ch in token):
+        return "contains spaces"
+    if not token.isascii():
+        return "contains characters other than letters, digits and punctuation"
+    return "contains control characters"
 
 
 def _prediction(data: Any) -> Prediction:

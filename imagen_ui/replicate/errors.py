@@ -18,6 +18,7 @@ __all__ = [
     "DownloadError",
     "InsufficientCreditError",
     "InvalidInputError",
+    "MalformedTokenError",
     "ModelNotFoundError",
     "NetworkError",
     "NotFoundError",
@@ -33,6 +34,7 @@ __all__ = [
     "SafetyFilterError",
     "ServerError",
     "UnauthenticatedError",
+    "create_refused",
     "error_for_outcome",
     "error_from_response",
     "parse_retry_after",
@@ -60,6 +62,11 @@ class ReplicateError(Exception):
 
 class UnauthenticatedError(ReplicateError):
     """401: the token is missing, wrong or revoked."""
+
+
+class MalformedTokenError(UnauthenticatedError):
+    """A token that cannot be one of Replicate's (spaces, line breaks, control or non-ASCII
+    characters, or far too long): refused before it is put in any header. Holds nothing of it."""
 
 
 class InsufficientCreditError(ReplicateError):
@@ -236,3 +243,14 @@ def error_from_response(response: httpx.Response, *, route: str = "other") -> Re
     if status >= 500:
         return ServerError(message, **kw)
     return ReplicateError(message, **kw)
+
+
+def create_refused(error: BaseException) -> bool:
+    """True when `error`, raised by a create, means certainly no prediction exists: Replicate
+    answered it with a 4xx, or the request never left this process. A timeout, a dropped connection
+    or a 5xx after sending (AmbiguousCreateError) may have created one: False, as for anything else."""
+    if isinstance(error, AmbiguousCreateError) or not isinstance(error, ReplicateError):
+        return False
+    if isinstance(error, MalformedTokenError) or type(error) is NetworkError:
+        return True
+    return error.status is not None and 400 <= error.status < 500

@@ -31,6 +31,15 @@ class TokenBucket:
         self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
         self._stamp = now
 
+    def try_take(self) -> float:
+        """Take a token if one is there (0.0), else take nothing and return the seconds until one is.
+        For a caller that decides itself who gets the next token (not FIFO)."""
+        self._refill()
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return 0.0
+        return (1 - self._tokens) / self.rate
+
     async def acquire(self) -> None:
         async with self._lock:
             self._refill()

@@ -30,9 +30,11 @@ from imagen_ui.replicate.prediction import TERMINAL_STATUSES
 from imagen_ui.replicate.webhook_signature import (
     DEFAULT_TOLERANCE,
     InvalidSignatureError,
+    MalformedSecretError,
     MissingHeaderError,
     StaleTimestampError,
     verify,
+    verify_headers,
 )
 
 __all__ = ["WEBHOOK_PATH", "WebhookReceiver"]
@@ -40,7 +42,12 @@ __all__ = ["WEBHOOK_PATH", "WebhookReceiver"]
 log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/webhooks/replicate"
-MAX_BODY_BYTES = 5 * 2**20  # a prediction's JSON, logs included, is far smaller
+# A prediction's JSON, logs included, is far smaller (an image model's is a few KB).
+MAX_BODY_BYTES = 2**20
+# Bodies read at once, all deliveries together: memory stays under this times MAX_BODY_BYTES however
+# many forged deliveries arrive (40 of 5 MB at once took 130 MB). A delivery beyond it is answered
+# 503 at once, unread; Replicate retries, and polling is the safety net meanwhile.
+MAX_DELIVERIES_IN_FLIGHT = 8
 # A bad signature may mean the secret was rotated, so the secret is fetched again, but not more often
 # than this: otherwise anyone could make the app call Replicate's API once per forged request.
 # Replicate retries a rejected terminal delivery for about a minute, so a real rotation still lands.
@@ -94,6 +101,7 @@ class WebhookReceiver:
         self._seen_ids: FIFOCache[str, None] = FIFOCache(maxsize=max_seen)
         self._progress: FIFOCache[str, tuple[int, str]] = FIFOCache(maxsize=max_seen)
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._reading = 0  # deliveries whose body is being read or checked now
         self.route = Route(path, self.handle, methods=["POST"], name="replicate_webhook")
 
     def mount(self, app: Any) -> None:
@@ -106,6 +114,22 @@ class WebhookReceiver:
 
     async def handle(self, request: Request) -> Response:
         """Answer one delivery: 2xx when it was taken (or was already known), 4xx when refused."""
+        if self._reading >= MAX_DELIVERIES_IN_FLIGHT:
+            return self._answer(503, "busy", "busy, retry later")
+        self._reading += 1
+        try:
+            return await self._handle(request)
+        finally:
+            self._reading -= 1
+
+    async def _handle(self, request: Request) -> Response:
+        try:
+            # Headers first: what is refused on them alone is refused unread.
+            verify_headers(request.headers, now=self._clock(), tolerance=self.tolerance)
+        except MissingHeaderError:
+            return self._answer(400, "missing_headers", "missing webhook headers")
+        except StaleTimestampError:
+            return self._answer(400, "bad_timestamp", "webhook timestamp out of range")
         body = await _read_body(request, MAX_BODY_BYTES)
         if body is None:
             return self._answer(413, "too_large", "payload too large")
@@ -122,7 +146,7 @@ class WebhookReceiver:
 
         try:
             prediction = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
             prediction = None
         if not isinstance(prediction, dict) or not isinstance(prediction.get("id"), str):
             return self._answer(400, "not_a_prediction", "not a prediction")
@@ -164,7 +188,7 @@ class WebhookReceiver:
     def _check(self, secret: str, headers: Any, body: bytes, now: float) -> None:
         try:
             verify(secret, headers, body, now=now, tolerance=self.tolerance)  # type: ignore[arg-type]
-        except ValueError:  # raised for a malformed secret only
+        except MalformedSecretError:
             log.error("the webhook signing secret is malformed")
             raise _SecretUnavailable from None
 
@@ -234,7 +258,7 @@ def _is_older(new: tuple[int, str], seen: tuple[int, str]) -> bool:
 async def _read_body(request: Request, limit: int) -> bytes | None:
     """The raw body (signatures cover the exact bytes), or None when it is larger than `limit`."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and (len(declared) > 12 or int(declared) > limit):
         return None
     chunks: list[bytes] = []
     size = 0

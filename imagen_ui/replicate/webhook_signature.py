@@ -23,14 +23,19 @@ from collections.abc import Mapping
 
 __all__ = [
     "InvalidSignatureError",
+    "MalformedSecretError",
     "MissingHeaderError",
     "StaleTimestampError",
     "WebhookVerificationError",
     "sign",
     "verify",
+    "verify_headers",
 ]
 
 DEFAULT_TOLERANCE = 300  # seconds a timestamp may be off (either way) before the delivery is refused
+# Unix seconds have 10 digits until the year 2286; a longer "timestamp" is refused before int() reads
+# it (int() of 5,000 digits raises, and a huge one costs time).
+_MAX_TIMESTAMP_DIGITS = 12
 
 
 class WebhookVerificationError(Exception):
@@ -49,12 +54,16 @@ class InvalidSignatureError(WebhookVerificationError):
     """No v1 signature matches the body: tampered body, wrong secret, or not from Replicate."""
 
 
+class MalformedSecretError(ValueError):
+    """The signing secret is not `whsec_` + base64: our configuration, not the sender's fault."""
+
+
 def _key(secret: str) -> bytes:
     encoded = secret.removeprefix("whsec_")
     try:
         return base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
-        raise ValueError("the webhook secret is not 'whsec_' followed by base64") from None
+        raise MalformedSecretError("the webhook secret is not 'whsec_' followed by base64") from None
 
 
 def _as_bytes(body: bytes | str) -> bytes:
@@ -71,6 +80,24 @@ def sign(secret: str, msg_id: str, timestamp: int | str, body: bytes | str) -> s
     return "v1," + base64.b64encode(_digest(secret, msg_id, timestamp, body)).decode()
 
 
+def verify_headers(headers: Mapping[str, str], *, now: float,
+                   tolerance: int = DEFAULT_TOLERANCE) -> tuple[str, str, list[str]]:
+    """The part of `verify` that needs no body: (webhook-id, webhook-timestamp, signatures) when the
+    headers are all there and the timestamp is recent; else MissingHeaderError or StaleTimestampError."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    msg_id = (lowered.get("webhook-id") or "").strip()
+    timestamp = (lowered.get("webhook-timestamp") or "").strip()
+    signatures = (lowered.get("webhook-signature") or "").split()
+    if not (msg_id and timestamp and signatures):
+        raise MissingHeaderError("webhook-id, webhook-timestamp and webhook-signature are all required")
+    # isascii: "²".isdigit() is True, yet int() refuses it.
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > _MAX_TIMESTAMP_DIGITS:
+        raise StaleTimestampError("webhook-timestamp is not a unix time in seconds")
+    if abs(now - int(timestamp)) > tolerance:
+        raise StaleTimestampError(f"webhook-timestamp is more than {tolerance} s away from now")
+    return msg_id, timestamp, signatures
+
+
 def verify(
     secret: str,
     headers: Mapping[str, str],
@@ -84,19 +111,10 @@ def verify(
     `headers` may use any case; `body` must be the raw request body exactly as received (a re-serialized
     JSON would not match); `now` is the current unix time (passed in, so callers and tests control it).
     Raises MissingHeaderError, StaleTimestampError or InvalidSignatureError (all WebhookVerificationError),
-    and ValueError for a malformed secret (a configuration error, not a bad delivery).
+    and MalformedSecretError (a ValueError) for a malformed secret: a configuration error, not a bad
+    delivery, and the only ValueError this raises whatever the headers hold.
     """
-    lowered = {name.lower(): value for name, value in headers.items()}
-    msg_id = (lowered.get("webhook-id") or "").strip()
-    timestamp = (lowered.get("webhook-timestamp") or "").strip()
-    signatures = (lowered.get("webhook-signature") or "").split()
-    if not (msg_id and timestamp and signatures):
-        raise MissingHeaderError("webhook-id, webhook-timestamp and webhook-signature are all required")
-    if not timestamp.isdigit():
-        raise StaleTimestampError("webhook-timestamp is not a unix time in seconds")
-    if abs(now - int(timestamp)) > tolerance:
-        raise StaleTimestampError(f"webhook-timestamp is more than {tolerance} s away from now")
-
+    msg_id, timestamp, signatures = verify_headers(headers, now=now, tolerance=tolerance)
     expected = _digest(secret, msg_id, timestamp, body)  # the header's own text is what was signed
     for entry in signatures:
         version, _, value = entry.partition(",")

@@ -12,12 +12,21 @@ The page imports only this package (and the pure modules): what it needs of the 
 (a history entry, a refused quota, who a request comes from) is named here.
 """
 
-from imagen_ui.public import SET_COOKIE_JS, QuotaExceeded, token_owner, visitor_id, visitor_keys
+from imagen_ui.public import (
+    SET_COOKIE_JS,
+    BudgetSpent,
+    QuotaExceeded,
+    token_owner,
+    visitor_id,
+    visitor_keys,
+)
+from imagen_ui.public.remembered_tokens import TokenForgotten
 from imagen_ui.replicate import ReplicateError
 from imagen_ui.service.generation import (
     GenerationService,
     HistoryPage,
     ImageSlot,
+    Restored,
     ShuttingDown,
     Snapshot,
     Viewer,
@@ -25,9 +34,10 @@ from imagen_ui.service.generation import (
 )
 from imagen_ui.service.batch import Batch, BatchItem, BatchRefused, BatchService, BatchSnapshot
 from imagen_ui.service.image_count import SEED_INPUT, count_input
+from imagen_ui.service.messages import token_refusal
 from imagen_ui.store import Entry
 
 __all__ = ["SEED_INPUT", "SET_COOKIE_JS", "Batch", "BatchItem", "BatchRefused", "BatchService", "BatchSnapshot",
-           "Entry", "GenerationService", "HistoryPage", "ImageSlot", "QuotaExceeded", "ReplicateError",
-           "ShuttingDown", "Snapshot", "Viewer", "Visitor", "count_input", "token_owner", "visitor_id",
-           "visitor_keys"]
+           "BudgetSpent", "Entry", "GenerationService", "HistoryPage", "ImageSlot", "QuotaExceeded", "ReplicateError",
+           "Restored", "ShuttingDown", "Snapshot", "TokenForgotten", "Viewer", "Visitor", "count_input",
+           "token_owner", "token_refusal", "visitor_id", "visitor_keys"]

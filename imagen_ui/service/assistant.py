@@ -14,7 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from imagen_ui.public.budget import BudgetSpent
 from imagen_ui.public.quota import QuotaExceeded
+from imagen_ui.public.remembered_tokens import TokenForgotten
 from imagen_ui.schema import InvalidRequest
 from imagen_ui.service.generation import GenerationService, ImageSlot, ShuttingDown, Viewer, Visitor
 from imagen_ui.store.history import Entry
@@ -102,7 +104,7 @@ async def generate(service: GenerationService, *, model: str | None, prompt: str
     try:
         async for snapshot in service.generate(clean, count, model=model, visitor=visitor):
             last = snapshot
-    except (QuotaExceeded, ShuttingDown) as error:
+    except (QuotaExceeded, BudgetSpent, TokenForgotten, ShuttingDown) as error:
         raise AssistantError(str(error)) from None
     slots = last.slots if last is not None else ()
     entries = [entry for slot in slots for entry in _stored(service, slot)]

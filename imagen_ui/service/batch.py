@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from imagen_ui.public.budget import BudgetSpent
 from imagen_ui.public.quota import UNLIMITED
 from imagen_ui.schema import InvalidRequest
 from imagen_ui.service import messages
@@ -221,6 +222,8 @@ class BatchService:
                 except ShuttingDown as error:
                     update(index, state="done", slots=_ended(batch, "failed", str(error)))
                     return
+                except BudgetSpent as error:  # the host's day ran out under the batch (other visitors)
+                    update(index, slots=_ended(batch, "failed", str(error)))
                 except Exception:  # noqa: BLE001 - one prompt's trouble must not stop the others
                     logger.exception("a batch prompt failed unexpectedly")
                     update(index, slots=_ended(batch, "failed", messages.UNEXPECTED))
@@ -357,7 +360,7 @@ def _used_images(items: Sequence[BatchItem], per_prompt: int) -> int:
     used = 0
     for item in items:
         if item.state == "done":
-            used += sum(slot.prediction_id is not None for slot in item.slots)
+            used += sum(slot.billable for slot in item.slots)
         elif item.state == "running":
             used += per_prompt
     return used

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import logging
 import threading
 import time
@@ -22,8 +21,11 @@ from pathlib import Path
 
 from cachetools import LRUCache
 
+from imagen_ui import pricing
 from imagen_ui.catalog import ModelEntry, means_retired, retired_entry
+from imagen_ui.public.budget import Budget
 from imagen_ui.public.quota import Quota
+from imagen_ui.public.remembered_tokens import TokenForgotten, TokenVault
 from imagen_ui.replicate.client import (
     DownloadError,
     ModelNotFoundError,
@@ -32,10 +34,13 @@ from imagen_ui.replicate.client import (
     PredictionFailedError,
     ReplicateClient,
     ReplicateError,
+    create_refused,
 )
 from imagen_ui.replicate.pacing import TokenBucket
 from imagen_ui.schema import InvalidRequest, ModelSchema
 from imagen_ui.service import messages
+from imagen_ui.service.charges import Charges
+from imagen_ui.service.fair_share import FairQueue, lane_of
 from imagen_ui.service.image_count import SEED_INPUT, plan_images
 from imagen_ui.service.input_images import InputImage, check_image_inputs
 from imagen_ui.service.uploads import UploadFailed, images_in, upload_all, with_links
@@ -75,6 +80,9 @@ class ImageSlot:
     message: str | None = None  # a person's words for a failure
     seed: int | None = None  # the seed sent with the prediction, when the model takes one
     uploads: int = 0  # input images being uploaded for the click (status "uploading")
+    # Its create may have reached Replicate (so it may be billed): set when the create is sent,
+    # cleared only when Replicate certainly made nothing (a 4xx answer, a request that never left).
+    billable: bool = False
 
     @property
     def done(self) -> bool:
@@ -121,6 +129,15 @@ class HistoryPage:
 
 
 @dataclass(frozen=True)
+class Restored:
+    """Settings read from an image: the model, its form values, and the inputs left out as invalid."""
+
+    model: str
+    values: dict[str, object]
+    skipped: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Snapshot:
     slots: tuple[ImageSlot, ...]
     prompt: str = ""  # the click's prompt, for what its files are named after
@@ -149,6 +166,8 @@ class GenerationService:
         timeout: float = 600.0,
         has_token: bool = True,
         quota: Quota | None = None,
+        budget: Budget | None = None,
+        vault: TokenVault | None = None,
         visitor_api_base: str = "https://api.replicate.com",
         webhook_url: str | None = None,
         configured_model: str | None = None,
@@ -166,10 +185,13 @@ class GenerationService:
         self.max_compare = 4
         self.timeout = timeout
         self.has_token = has_token
-        # A queue, not errors: a click beyond the bound waits for a free slot.
-        self._in_flight = asyncio.Semaphore(max_in_flight)
-        self._creates = TokenBucket(rate=CREATES_PER_SECOND, burst=CREATE_BURST)
+        # A queue, not errors: a click beyond the bound waits for a free slot, its visitor's turn
+        # coming round-robin with every other visitor's (fair_share).
+        self._turns = FairQueue(max_in_flight, TokenBucket(rate=CREATES_PER_SECOND, burst=CREATE_BURST))
         self.quota = quota
+        self.budget = budget
+        self.vault = vault  # visitors' remembered tokens (public mode)
+        self._charges = Charges(quota, budget)
         # Where Replicate can reach this app: predictions then report their end by webhook and
         # polling is only the safety net (see bootstrap).
         self.webhook_url = webhook_url
@@ -319,14 +341,16 @@ class GenerationService:
         if not self._accepting:
             raise ShuttingDown("The app is restarting. Try again in a moment.")
         self._loop = asyncio.get_running_loop()
+        if visitor.token and self.vault is not None and self.vault.forgotten(visitor.token):
+            raise TokenForgotten
         client = self._visitor_clients.get(visitor.token) if visitor.token else self.client
         # One slot per image the click makes: tile 2 is always image 2, whatever happens to it.
         firsts = [sum(job.outputs for job in jobs[:i]) for i in range(len(jobs))]
         slots = [ImageSlot(index=first + k, model=job.model, seed=_seed_of(job))
                  for first, job in zip(firsts, jobs) for k in range(job.outputs)]
-        reservation = None
-        if not prepaid and not visitor.token and self.quota is not None and self.quota.enabled:
-            reservation = self.quota.reserve(visitor.keys, len(slots))
+        charged = [(job.model, job.inputs) for job in jobs for _ in range(job.outputs)]
+        tab = self._charges.open(visitor.keys, charged, own_token=bool(visitor.token), prepaid=prepaid)
+        lane = lane_of(visitor.keys)
         # Input images go up once per click, in parallel, before the predictions that use them.
         images = images_in(job.inputs for job in jobs)
         uploads = asyncio.create_task(upload_all(client, images)) if images else None
@@ -343,7 +367,7 @@ class GenerationService:
 
         tasks = [
             asyncio.create_task(self._one_prediction(client, range(first, first + job.outputs), job,
-                                                     visitor.owner, update, uploads, keeping))
+                                                     visitor.owner, update, lane, uploads, keeping))
             for first, job in zip(firsts, jobs)
         ]
         key = session or ""
@@ -386,8 +410,7 @@ class GenerationService:
                 uploads.cancel()
             if keeping is not None and not any(slot.paths for slot in slots):
                 self._spawn(self._release_inputs(keeping, images))  # nothing was made from them
-            if reservation is not None:  # images that never reached Replicate are refunded
-                reservation.release(used_images=sum(slot.prediction_id is not None for slot in slots))
+            tab.settle([slot.billable for slot in slots])  # refunds what certainly never reached Replicate
             self._sessions[key].difference_update(tasks)
             if not self._sessions[key]:
                 self._sessions.pop(key, None)
@@ -426,6 +449,34 @@ class GenerationService:
                                     offset=page * per_page, limit=per_page)
         return HistoryPage(entries, total, page, pages)
 
+    def history_cost(self, viewer: Viewer, *, query: str = "") -> str | None:
+        """What the viewer's images (matching `query`) cost on Replicate, as an estimate: "about $1.24
+        (estimate, …)"; None when there are none."""
+        query = " ".join(str(query or "").split())[:200]
+        by = pricing.PRICED_INPUTS[0] if pricing.PRICED_INPUTS else None
+        rows = self.history.tally(owner=viewer.owner, everyone=viewer.everyone, query=query, by=by)
+        if not rows:
+            return None
+        usd = sum(pricing.image_price(model, {by: value} if by else {}) * count
+                  for model, value, count in rows if pricing.known(model))
+        unpriced = sum(count for model, _, count in rows if not pricing.known(model))
+        left_out = f"; {unpriced} of models with no known price left out" if unpriced else ""
+        return f"about {pricing.format_usd(usd)} (estimate, Replicate's prices of {pricing.PRICES_AS_OF}{left_out})"
+
+    @property
+    def priced_inputs(self) -> tuple[str, ...]:
+        """The inputs a price can depend on (the page updates its estimate when one changes)."""
+        return pricing.PRICED_INPUTS
+
+    def estimate(self, model: str | None, num_images: object, values: Mapping[str, object] | None = None) -> str:
+        """"about $0.08 for 4 images (estimate, …)" for a click about to be made; "" when the price
+        table does not know the model or the count is not a valid one."""
+        try:
+            count = messages.parse_image_count(num_images, self.max_images)
+        except InvalidRequest:
+            return ""
+        return pricing.describe_estimate(model or self.default_model, values or {}, count) or ""
+
     def history_entry(self, viewer: Viewer, entry_id: int | None) -> Entry | None:
         """An entry the viewer may see, or None."""
         entry = self.history.get(int(entry_id)) if entry_id is not None else None
@@ -442,41 +493,54 @@ class GenerationService:
         return self.history.delete(int(entry_id), owner=viewer.owner, everyone=viewer.everyone)
 
     def form_values(self, inputs: Mapping[str, object], model: str | None = None) -> dict[str, object]:
-        """Stored inputs as a model's form values: known fields only, defaults for the rest. The
-        images it was made from come back as their kept files (paths), in the model's image input
-        of the same name, else in its first one (up to what that input takes)."""
+        """Stored inputs as a model's form values: known fields only, each one valid for the model's
+        schema (the others are left at their defaults), defaults for the rest. The images it was made
+        from come back as their kept files (paths), in the model's image input of the same name, else
+        in its first one (up to what that input takes)."""
+        return self.restore_values(inputs, model)[0]
+
+    def restore_values(self, inputs: Mapping[str, object],
+                       model: str | None = None) -> tuple[dict[str, object], list[str]]:
+        """`form_values`, and the labels of the inputs left out because the model would refuse them."""
         schema = self.schema_for(model if model in self.catalog else self.default_model)
         values = schema.defaults()
-        values.update({k: v for k, v in inputs.items() if k in schema.names})
+        image_fields = [f for f in schema.fields if f.is_image]
+        images = {f.name for f in image_fields}
+        # Image inputs hold stored names (not links) in the history: they are restored below.
+        valid, problems = schema.validate_each({k: v for k, v in inputs.items() if k not in images})
+        values.update(valid)
+        for f in image_fields:
+            value = inputs.get(f.name)
+            if isinstance(value, list):
+                links = [v for v in value if not InputImages.is_name(v)]
+                if links:
+                    values[f.name] = links
+            elif value is not None and not InputImages.is_name(value):
+                values[f.name] = value
         kept = {name: [path for n in names if (path := self.history.input_images.path(n))]
                 for name, names in InputImages.names_in(inputs)}
-        image_fields = [f for f in schema.fields if f.is_image]
-        for f in image_fields:  # stored names are not links: the kept files replace them below
-            value = values.get(f.name)
-            if InputImages.is_name(value):
-                del values[f.name]
-            elif isinstance(value, list):
-                values[f.name] = [v for v in value if not InputImages.is_name(v)] or copy.deepcopy(f.default)
         if kept and image_fields:
             target = next((f for f in image_fields if f.name in kept), image_fields[0])
             paths = kept.get(target.name) or [p for group in kept.values() for p in group]
             paths = [str(p) for p in paths][: target.image_limit]
             if paths:
                 values[target.name] = paths if target.kind == "array" else paths[0]
-        return values
+        return values, [schema.field(p.field).label for p in problems if p.field in schema.names]
 
     def input_image_paths(self, inputs: Mapping[str, object]) -> list[Path]:
         """The kept files of the images a history entry was made from, in order."""
         return [path for _, names in InputImages.names_in(inputs) for n in names
                 if (path := self.history.input_images.path(n))]
 
-    def settings_from_image(self, data: bytes) -> tuple[str, dict[str, object]] | None:
-        """The model and form values embedded in one of our images (or an A1111-style one)."""
+    def settings_from_image(self, data: bytes) -> Restored | None:
+        """The model and form values embedded in one of our images (or an A1111-style one), each
+        checked against the model's schema before it may fill the form."""
         found = parameters_of(data)
         if found is None:
             return None
         model = found["model"] if found["model"] in self.catalog else self.default_model
-        return model, self.form_values(found["inputs"], model)
+        values, skipped = self.restore_values(found["inputs"], model)
+        return Restored(model, values, skipped)
 
     async def drain(self, grace: float) -> None:
         """Stop taking clicks; give the images in flight up to `grace` seconds to finish and be
@@ -507,10 +571,30 @@ class GenerationService:
     async def check_token(self, token: str) -> str:
         """The Replicate user name a visitor's token belongs to (raises the client's typed errors)."""
         account = await self._visitor_clients.get(token).account()
+        if self.vault is not None:
+            self.vault.pasted_again(token)
         return str(account.get("username") or account.get("name") or "unknown")
 
     def forget_token(self, token: str | None) -> None:
+        """Forget a visitor's token everywhere: its client, its seals on every device, the sessions
+        that hold it (remembered_tokens)."""
         self._visitor_clients.forget(token)
+        if token and self.vault is not None:
+            self.vault.forget(token)
+
+    def discard_token(self, token: str | None) -> None:
+        """Drop the client of a token that did not check out (nothing else is kept of it)."""
+        self._visitor_clients.forget(token)
+
+    def remember_token(self, token: str, device: str | None) -> str:
+        """The seal a visitor's browser keeps when they ask to be remembered ("" if it cannot)."""
+        return self.vault.seal(token, device) if self.vault is not None and device else ""
+
+    def recall_token(self, sealed: str | None, device: str | None) -> str | None:
+        """The token of a seal this device kept, if it still opens."""
+        if self.vault is None or not sealed or not device:
+            return None
+        return self.vault.open(sealed, device)
 
     async def aclose(self) -> None:
         self._tiles_stop.set()  # tiles left undone are made when shown
@@ -519,23 +603,25 @@ class GenerationService:
         await self.client.aclose()
 
     async def _one_prediction(self, client: ReplicateClient, index: range, job: Job, owner: str | None,
-                              update, uploads: asyncio.Task | None = None, keeping: asyncio.Task | None = None
-                              ) -> None:
+                              update, lane: str = "", uploads: asyncio.Task | None = None,
+                              keeping: asyncio.Task | None = None) -> None:
         """Make one prediction and keep its files; `index` is the range of its slots (images).
         `uploads` (the click's input images being sent) gives the links to send in their place."""
         model, inputs = job.model, dict(job.inputs)
+        created: str | None = None  # the prediction's id, once Replicate answered the create
         try:
             sent = inputs
             if uploads is not None:
                 links = await asyncio.shield(uploads)  # shared by the click's images
                 sent = with_links(inputs, links)
                 update(index, status="queued", uploads=0)
-            async with self._in_flight:
-                await self._creates.acquire()
+            async with self._turns.turn(lane):
                 # "sent", not "starting": until Replicate answers, nothing is known of its state.
-                update(index, status="sent", started_at=time.monotonic())
+                update(index, status="sent", started_at=time.monotonic(), billable=True)
 
                 def on_update(prediction: Prediction) -> None:
+                    nonlocal created
+                    created = prediction.id
                     shown = _shown_status(prediction.status)
                     update(index, prediction_id=prediction.id, **({"status": shown} if shown else {}))
 
@@ -565,7 +651,8 @@ class GenerationService:
             has_token = self.has_token or client is not self.client
             text = messages.describe(error, model=model, inputs=inputs, has_token=has_token,
                                      others=[m for m, e in self.catalog.items() if e.usable and m != model])
-            update(index, status="failed", message=text, finished_at=time.monotonic())
+            update(index, status="failed", message=text, finished_at=time.monotonic(),
+                   **({"billable": False} if created is None and create_refused(error) else {}))
         except Exception:  # noqa: BLE001 - one broken image must not hide the others
             # The type only: an unexpected error's text could carry upstream data.
             logger.exception("image %d failed unexpectedly", index.start)

@@ -13,6 +13,7 @@ from imagen_ui.replicate.client import (
     DownloadError,
     InsufficientCreditError,
     InvalidInputError,
+    MalformedTokenError,
     ModelNotFoundError,
     NetworkError,
     PayloadTooLargeError,
@@ -49,6 +50,8 @@ def describe(
 ) -> str:
     """A sentence or two a person understands, saying what happened and what to do."""
     inputs = inputs or {}
+    if isinstance(error, MalformedTokenError):
+        return token_refusal(error)
     if isinstance(error, UnauthenticatedError):
         if not has_token:
             return f"No Replicate API token is set. {TOKEN_HELP}"
@@ -125,13 +128,24 @@ def opened_instead(wanted: str, opened: str) -> str:
             f"so this page opened on {opened}. Your history is kept; Reuse settings works with the other models.")
 
 
+def token_refusal(error: ReplicateError) -> str:
+    """What the token panel says when a visitor's token was refused (never any of the token)."""
+    if isinstance(error, MalformedTokenError):
+        problem = error.message.removeprefix("the API token ")
+        return (f"That is not a Replicate API token: it {problem}. Copy it again from "
+                "https://replicate.com/account/api-tokens.")
+    if error.status == 401:
+        return "Replicate did not accept that token. Check it and try again."
+    return "Could not check the token with Replicate right now. Try again in a moment."
+
+
 def parse_image_count(value: object, maximum: int) -> int:
     """The number of images to make: a whole number from 1 to `maximum`, else InvalidRequest."""
     if isinstance(value, bool):
         value = None
     try:
         number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int like 10**400
         number = math.nan
     if not number.is_integer() or not 1 <= number <= maximum:
         raise InvalidRequest.single(

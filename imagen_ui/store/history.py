@@ -309,6 +309,17 @@ class History:
         with self._lock:
             return self._conn.execute(f"SELECT COUNT(*) FROM entries {where}", args).fetchone()[0]
 
+    def tally(self, *, owner: str | None = None, everyone: bool = False, query: str = "",
+              by: str | None = None) -> list[tuple[str, object, int]]:
+        """How many entries :meth:`page` can show, per model and per value of the input `by`
+        (None when it has none): [(model, value, count)]."""
+        where, args = _search_filter(owner, everyone, query)
+        path = "$." + by if by and by.isidentifier() else None
+        value = "json_extract(inputs, ?)" if path else "NULL"
+        sql = f"SELECT model, {value} AS v, COUNT(*) FROM entries {where} GROUP BY model, v"
+        with self._lock:
+            return [tuple(row) for row in self._conn.execute(sql, ((path,) if path else ()) + tuple(args))]
+
     def get(self, entry_id: int) -> Entry | None:
         with self._lock:
             return self._select_one("id = ?", (entry_id,))
@@ -754,7 +765,7 @@ def _json_scalar(value: str) -> object:
     if re.fullmatch(r"-?\d+(\.\d+)?([eE][-+]?\d+)?|true|false|null|\[.*\]|\{.*\}", value):
         try:
             return json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: "[[[[…" nested past the parser's depth
             pass
     return value
 

@@ -1,87 +1,101 @@
-"""The visitor's own Replicate token (public mode): paste, check whose it is, forget.
+"""The visitor's own Replicate token (public mode): paste, check whose it is, remember if asked, forget.
 
-The token stays in that visitor's browser (Gradio's encrypted BrowserState, copied there by
-client-side JS so no server answer ever carries it) and in their session's server-side gr.State,
-from which /generate takes it. It is never shown, logged or stored anywhere else.
+The token lives in the visitor's session (a server-side gr.State, from which /generate takes it) and
+nowhere else: the box is emptied once it is checked. Only when the visitor ticks "Remember my token
+on this device" does the browser keep something: a seal the server made (service.remember_token),
+useless without the server's key and this browser's visitor id, in localStorage. Forget empties the
+session, this browser's storage, and (through the service) every other device's seal and session.
 """
 
 from __future__ import annotations
 
 import html
-import secrets
-from pathlib import Path
 
 import gradio as gr
 
-from imagen_ui.service import GenerationService, ReplicateError
+from imagen_ui.service import (
+    GenerationService,
+    ReplicateError,
+    token_refusal,
+    visitor_id,
+)
 
-SECRET_FILE = ".browser-state-secret"
+STORAGE_KEY = "imagen-ui-remembered-token"
+# Where an earlier version kept the token itself (encrypted with a key the page's config carried).
+OLD_STORAGE_KEY = "imagen-ui-visitor-token"
+
+_READ = f"""(sealed) => {{
+  localStorage.removeItem("{OLD_STORAGE_KEY}");
+  return [localStorage.getItem("{STORAGE_KEY}") || ""];
+}}"""
+_KEEP = f"""(sealed) => {{
+  if (sealed) localStorage.setItem("{STORAGE_KEY}", sealed); else localStorage.removeItem("{STORAGE_KEY}");
+}}"""
+_DROP = f"""() => {{ localStorage.removeItem("{STORAGE_KEY}"); localStorage.removeItem("{OLD_STORAGE_KEY}"); }}"""
 
 
-def build(demo: gr.Blocks, service: GenerationService, secret_dir: Path) -> gr.State:
+def build(demo: gr.Blocks, service: GenerationService) -> gr.State:
     """The token panel; returns the session State holding the checked token (or None)."""
-    stored = gr.BrowserState(None, storage_key="imagen-ui-visitor-token", secret=_secret(secret_dir))
     own_token = gr.State(None)
     with gr.Accordion("Use your own Replicate token", open=False, elem_id="own-token"):
         gr.Markdown(
             "Images on this public demo are paid by its host and limited per visitor. Paste your own "
             "token from https://replicate.com/account/api-tokens to pay for your own images, with no "
-            "limit. It stays in this browser and is used only for your requests."
+            "limit. It is used only for your requests, and kept only for this visit unless you tick "
+            "*Remember*."
         )
         with gr.Row():
             box = gr.Textbox(type="password", show_label=False, placeholder="r8_…", scale=4,
-                             elem_id="own-token-box", max_length=200)
+                             elem_id="own-token-box", max_length=256)
             check = gr.Button("Check", scale=1, elem_id="own-token-check")
             forget = gr.Button("Forget", scale=1, elem_id="own-token-forget")
+        remember = gr.Checkbox(False, label="Remember my token on this device",
+                               info="Only on a computer and browser that are yours alone: the next person "
+                                    "using this browser would pay with your token.",
+                               elem_id="own-token-remember")
         whose = gr.Markdown(elem_id="own-token-status")
+        sealed = gr.Textbox(visible=False, elem_id="own-token-seal")  # to and from localStorage only
 
-    async def use(token: str | None):
+    async def use(token: str | None, keep: bool, request: gr.Request):
         token = (token or "").strip()
         if not token:
-            return None, ""
+            return {own_token: None, whose: "", box: ""}
         try:
             user = await service.check_token(token)
         except ReplicateError as error:
-            service.forget_token(token)
-            return None, _refused(error)
-        return token, f"Using your token (Replicate account **{html.escape(user)}**): no limit applies."
+            service.discard_token(token)
+            return {own_token: None, whose: token_refusal(error), box: ""}
+        seal = service.remember_token(token, visitor_id(request)) if keep else ""
+        kept = " It is remembered on this device until you press Forget." if seal else ""
+        return {own_token: token, box: "", sealed: seal,
+                whose: f"Using your token (Replicate account **{html.escape(user)}**): no limit applies.{kept}"}
 
-    check.click(use, inputs=box, outputs=[own_token, whose], api_visibility="private")
-    # Client side only: the browser keeps its own copy for the next visit.
-    check.click(None, inputs=box, outputs=stored, js="(token) => token", api_visibility="private")
-    # A returning visitor's stored token is checked again and used for this session.
-    demo.load(use, inputs=stored, outputs=[own_token, whose], api_visibility="private")
+    check.click(use, inputs=[box, remember], outputs=[own_token, whose, box, sealed],
+                api_visibility="private").then(None, inputs=sealed, js=_KEEP, api_visibility="private")
+
+    async def recall(seal: str | None, request: gr.Request):
+        token = service.recall_token(seal, visitor_id(request))
+        if token is None:
+            return {own_token: None, remember: False}
+        try:
+            user = await service.check_token(token)
+        except ReplicateError as error:
+            service.discard_token(token)
+            return {own_token: None, whose: token_refusal(error), remember: False}
+        return {own_token: token, remember: True,
+                whose: f"Using your remembered token (Replicate account **{html.escape(user)}**): no limit "
+                       "applies. Press Forget to remove it from this device."}
+
+    # A returning visitor's seal (if they asked to be remembered) is opened and checked again.
+    demo.load(recall, inputs=sealed, outputs=[own_token, whose, remember], js=_READ, api_visibility="private")
 
     def drop(token: str | None):
         service.forget_token(token)
-        return None, "Your token was forgotten; the host's limits apply again."
+        return {own_token: None, box: "", remember: False, sealed: "",
+                whose: "Your token was forgotten here and on every device that remembered it; the host's "
+                       "limits apply again."}
 
-    forget.click(drop, inputs=own_token, outputs=[own_token, whose], api_visibility="private")
-    forget.click(None, outputs=[stored, box], js="() => [null, '']", api_visibility="private")
+    forget.click(drop, inputs=own_token, outputs=[own_token, whose, box, remember, sealed],
+                 api_visibility="private")
+    forget.click(None, js=_DROP, api_visibility="private")
     return own_token
-
-
-def _refused(error: ReplicateError) -> str:
-    status = getattr(error, "status", None)
-    if status == 401:
-        return "Replicate did not accept that token. Check it and try again."
-    return "Could not check the token with Replicate right now. Try again in a moment."
-
-
-def _secret(directory: Path) -> str:
-    """A stable key for BrowserState, so a restart can still read what browsers stored."""
-    path = Path(directory) / SECRET_FILE
-    try:
-        return path.read_text().strip() or _new_secret(path)
-    except FileNotFoundError:
-        return _new_secret(path)
-
-
-def _new_secret(path: Path) -> str:
-    value = secrets.token_urlsafe(24)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(value)
-    tmp.chmod(0o600)
-    tmp.replace(path)
-    return value

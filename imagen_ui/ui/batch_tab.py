@@ -18,6 +18,7 @@ import gradio as gr
 from imagen_ui.schema import InvalidRequest
 from imagen_ui.service import BatchRefused, BatchService, BatchSnapshot, QuotaExceeded, ShuttingDown
 from imagen_ui.service.batch_input import MAX_FILE_BYTES, MAX_ROWS
+from imagen_ui.ui import notices
 from imagen_ui.ui import status_lines as status
 from imagen_ui.ui.form import Forms
 from imagen_ui.ui.session import Who, session_of
@@ -69,15 +70,15 @@ def build(batches: BatchService, forms: Forms, own_token: gr.State, who: Who) ->
                                        text=prompts, file_name=name, file_data=data)
             run = batches.run(prepared, visitor=visitor, session=session_of(request))
             last = await anext(run)  # limits are checked before anything is sent
+        # Escaped (notices): a batch's messages quote its lines, which anyone can write.
         except InvalidRequest as error:
-            raise gr.Error("\n".join(p.message for p in error.problems), title="Check the batch",
-                           print_exception=False) from None
+            raise notices.error("\n".join(p.message for p in error.problems), title="Check the batch") from None
         except BatchRefused as error:
-            raise gr.Error(str(error), title="Too big for what is left", print_exception=False) from None
+            raise notices.error(error, title="Too big for what is left") from None
         except QuotaExceeded as error:
-            raise gr.Error(str(error), title="Limit reached", print_exception=False) from None
+            raise notices.error(error, title="Limit reached") from None
         except ShuttingDown as error:
-            raise gr.Error(str(error), title="Restarting", print_exception=False) from None
+            raise notices.error(error, title="Restarting") from None
         yield render_summary(last), render_rows(last), None
         async for last in run:
             yield render_summary(last), render_rows(last), gr.skip()

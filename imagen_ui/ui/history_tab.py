@@ -13,6 +13,7 @@ import gradio as gr
 from imagen_ui.schema import choice_label, humanize
 from imagen_ui.service import Entry, GenerationService
 from imagen_ui.ui import image_inputs
+from imagen_ui.ui import notices
 from imagen_ui.ui.labels import label_for
 from imagen_ui.ui.session import Who, refusal
 
@@ -70,6 +71,8 @@ def build(service: GenerationService, forms, tabs: gr.Tabs, who: Who, tab: gr.Ta
         items = [(str(service.preview(e, "tile") or e.path), _caption(e)) for e in found.entries]
         if found.total:
             label = f"Page {found.page + 1} of {found.pages} · {found.total} image{'s' * (found.total != 1)}"
+            if cost := service.history_cost(viewer(request), query=query):
+                label += f" · {cost}"
         else:
             label = "No images match." if query else "No images yet: the ones you generate appear here."
         return {gallery: items, where: label, page_no: found.page, shown_ids: [e.id for e in found.entries],
@@ -110,9 +113,9 @@ def build(service: GenerationService, forms, tabs: gr.Tabs, who: Who, tab: gr.Ta
             raise refusal("Not found", "That image is no longer in the history.")
         model = service.usable_model(entry.model)
         if model != entry.model:
-            gr.Info(f"{entry.model} is not available any more: settings copied to {model} instead.")
+            notices.info(f"{entry.model} is not available any more: settings copied to {model} instead.")
         else:
-            gr.Info("Settings copied to the Generate tab.")
+            notices.info("Settings copied to the Generate tab.")
         values = service.form_values(entry.inputs, model)
         return {**forms.fill(model, values), tabs: gr.Tabs(selected="generate-tab")}
 
@@ -136,7 +139,7 @@ def build(service: GenerationService, forms, tabs: gr.Tabs, who: Who, tab: gr.Ta
 
     def remove(entry_id: int | None, query: str, page: int, request: gr.Request):
         if entry_id is None or not service.delete_entry(viewer(request), entry_id):
-            gr.Warning("That image was already gone.")
+            notices.warn("That image was already gone.")
         return load(query, page, request)
 
     confirm.click(remove, inputs=[selected, search, page_no], outputs=listing, api_visibility="private")

@@ -17,7 +17,7 @@ from imagen_ui.ui import compare_tab as ui_compare
 from imagen_ui.ui import history_tab as ui_history
 from imagen_ui.ui import image_inputs
 from imagen_ui.ui import mcp_tools as ui_mcp
-from imagen_ui.ui import snippets
+from imagen_ui.ui import notices, snippets
 from imagen_ui.ui import status_lines as status
 from imagen_ui.ui.assets import CSS, PAGE_JS
 from imagen_ui.ui.form import Form, Forms, carried_over, controls_for, slug
@@ -56,7 +56,6 @@ def build(
     analytics: bool = False,
     public: bool = False,
     trust_forwarded: bool = False,
-    secret_dir: Path | None = None,
     max_threads: int = gradio_tuning.MAX_THREADS,
     mcp: bool = False,
     batches: BatchService | None = None,
@@ -74,8 +73,7 @@ def build(
         who = Who(public, trust_forwarded)
         with gr.Tabs(elem_id="tabs") as tabs:
             with gr.Tab("Generate", id="generate-tab"):
-                own_token = (ui_account.build(demo, service, secret_dir or service.history.root)
-                             if public else gr.State(None))
+                own_token = ui_account.build(demo, service) if public else gr.State(None)
                 forms, events = _playground(service, own_token, who)
                 ui_batch.build(batches, forms, own_token, who)
             with gr.Tab("Compare", id="compare-tab"):
@@ -131,6 +129,7 @@ def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Fo
             # One count for every model (a model's own count input is hidden and set from it).
             count = gradio_tuning.accept_any_payload(gr.Slider(1, service.max_images, value=1, step=1,
                                                                label="Images", elem_id="num_images"))
+            estimate = gr.Markdown(service.estimate(default, 1), elem_id="estimate")
             for model, entry in catalog.items():
                 form = forms.forms[model]
                 with gr.Column(visible=model == default) as form.column:
@@ -195,6 +194,18 @@ def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Fo
     picker.input(carry_over, inputs={shown, *forms.components}, outputs=[shown, *forms.components],
                  api_visibility="private")
 
+    def price(data: dict):
+        model = data[picker]
+        form = forms.forms.get(model)
+        values = {name: data[c] for name, c in form.controls.items() if c in data} if form else {}
+        return service.estimate(model, data[count], values)
+
+    # The estimate follows what changes the price: the model, the count, a priced input (resolution).
+    priced = [c for f in forms.forms.values() for name, c in f.controls.items() if name in service.priced_inputs]
+    for trigger in (picker.change, count.change, *(c.change for c in priced)):
+        trigger(price, inputs={picker, count, *priced}, outputs=estimate, api_visibility="private",
+                queue=False, show_progress="hidden")
+
     events = [_wire_generate(service, form, prompt, count, own_token, who, gallery, status_box,
                              api_name="generate" if model == default else f"generate_{slug(model)}")
               for model, form in forms.forms.items()]
@@ -250,10 +261,11 @@ def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Fo
         found = service.settings_from_image(Path(path).read_bytes()) if path else None
         if found is None:
             if path:
-                gr.Warning("That image carries no settings of ours to reuse.")
+                notices.warn("That image carries no settings of ours to reuse.")
             return {dropped: None}
-        gr.Info("Settings restored from the image.")
-        return {**forms.fill(*found), dropped: None}
+        skipped = f" except {', '.join(found.skipped)} (not values this model takes)" if found.skipped else ""
+        notices.info(f"Settings restored from the image{skipped}.")
+        return {**forms.fill(found.model, found.values), dropped: None}
 
     dropped.upload(restore, inputs=dropped, outputs=[*forms.components, dropped],
                    api_visibility="private")
@@ -311,7 +323,7 @@ def _wire_seed_buttons(service: GenerationService, forms: Forms, picked: gr.Stat
             slots = snapshot.slots if snapshot else ()
             slot = slots[index] if 0 <= index < len(slots) else (slots[0] if slots else None)
             if slot is None or slot.seed is None:
-                gr.Warning("No image with a known seed yet: generate one first.")
+                notices.warn("No image with a known seed yet: generate one first.")
                 return gr.skip()
             return str(slot.seed)
 

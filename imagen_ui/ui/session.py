@@ -7,13 +7,16 @@ import contextlib
 import gradio as gr
 
 from imagen_ui.service import (
+    BudgetSpent,
     QuotaExceeded,
     ShuttingDown,
+    TokenForgotten,
     Viewer,
     Visitor,
     visitor_id,
     visitor_keys,
 )
+from imagen_ui.ui import notices
 from imagen_ui.ui.tiles import Tiles
 
 
@@ -44,6 +47,8 @@ async def stream(generation, render, tiles: Tiles):
             last = await anext(generation)  # the quota is checked before anything is sent
         except QuotaExceeded as error:
             raise refusal("Limit reached", str(error)) from None
+        except (BudgetSpent, TokenForgotten) as error:
+            raise refusal(error.title, str(error)) from None
         except ShuttingDown as error:
             raise refusal("Restarting", str(error)) from None
         yield tiles.items(last), render(last)
@@ -60,13 +65,15 @@ async def stream(generation, render, tiles: Tiles):
 
 # Titles of the page's error toasts. Gradio 6's toast shows "Error" whatever the title, so the title
 # leads the message (API callers read it too) and the page's script moves it into the toast's title.
-TOAST_TITLES = ("Check the form", "Limit reached", "Restarting", "No image was made", "Not found")
+TOAST_TITLES = ("Check the form", "Limit reached", "Restarting", "No image was made", "Not found",
+                "Today's budget is spent", "Token forgotten")
 
 
 def refusal(title: str, message: str) -> gr.Error:
-    """The error for a click that is refused or made nothing: said once, with a real title."""
+    """The error for a click that is refused or made nothing: said once, with a real title. The
+    message is escaped (notices): Gradio renders a toast as HTML, and messages quote values."""
     assert title in TOAST_TITLES, title
-    return gr.Error(f"{title}: {message}", title=title, print_exception=False, duration=12)
+    return gr.Error(f"{title}: {notices.as_text(message)}", title=title, print_exception=False, duration=12)
 
 
 def session_of(request: gr.Request | None) -> str | None:

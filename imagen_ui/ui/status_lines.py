@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import html
-
 from imagen_ui.service import ImageSlot, Snapshot
+from imagen_ui.ui import notices
 
 
 def image_label(slot: ImageSlot) -> str:
@@ -35,7 +34,7 @@ def slot_line(slot: ImageSlot, label=image_label) -> str:
         text = f"failed: {slot.message or 'unknown error'}"
     else:
         text = "cancelled"
-    return f"**{label}**: {html.escape(text, quote=False)}"
+    return f"**{label}**: {notices.as_markdown_text(text)}"
 
 
 def uploading(slot: ImageSlot) -> str:

@@ -48,6 +48,12 @@ PRICES: dict[str, Price] = {
     "black-forest-labs/flux-2-dev": Price(0.02),
     "black-forest-labs/flux-schnell": Price(0.003),
     "bytedance/seedream-4": Price(0.03),
+    # Not in the reference notes, unchecked here: Replicate's model pages of 2025 said $0.04 each.
+    "bytedance/seedream-4.5": Price(0.04),
+    "black-forest-labs/flux-kontext-pro": Price(0.04),
+    # No public figure found: priced as its dearer sibling nano-banana-pro, so the budget errs on the
+    # side of the wallet until someone checks it.
+    "google/nano-banana-2": Price(0.15, by="resolution", overrides={"4K": 0.30}),
     "qwen/qwen-image-edit": Price(0.03),
 }
 # The inputs any price depends on (the history's total groups its images by them).

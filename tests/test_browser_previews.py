@@ -120,6 +120,7 @@ def test_history_tiles_are_small_and_lazy_and_the_details_give_the_original(site
     context = browser.new_context(accept_downloads=True, viewport={"width": 1440, "height": 900})
     page = context.new_page()
     generate(page, url, "a lighthouse in a storm", 2)
+    settle(page, "#gallery")  # the Generate tab's previews are in: only the History tab's count below
     loads = Loads(page)
     page.get_by_role("tab", name="History").click()
     tiles = page.locator("#history-gallery button.thumbnail-item img")

@@ -86,3 +86,12 @@ def test_png_writer_gives_a_standard_png_of_the_pixels():
         image.verify()
     with Image.open(io.BytesIO(data)) as image:
         assert image.mode == "RGB" and image.tobytes() == picture.tobytes()  # lossless, every pixel
+
+
+def test_the_emulator_says_what_drawing_cost(photos):
+    with httpx.Client(base_url=photos.base_url, trust_env=False, timeout=30) as h:
+        assert h.get("/_emulator/renders").json() == {"images": 0, "seconds": 0.0, "busy_seconds": 0.0}
+        run(photos, "google/imagen-4-fast", prompt="counted", output_format="png")
+        run(photos, "google/imagen-4-fast", prompt="counted", output_format="png")  # from the cache
+        stats = h.get("/_emulator/renders").json()
+    assert stats["images"] == 1 and 0 < stats["busy_seconds"] <= stats["seconds"]

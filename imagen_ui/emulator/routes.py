@@ -55,6 +55,7 @@ class Api:
             Route("/_emulator/predictions", self.inspect, methods=["GET"]),
             Route("/_emulator/latency", self.set_latency, methods=["POST"]),
             *FilesApi(self.state.files, self.state).routes(),
+            Route("/_emulator/renders", self.renders, methods=["GET"]),
         ]
 
     # Account, models, secret ---------------------------------------------------------------
@@ -209,6 +210,11 @@ class Api:
 
     async def inspect(self, request: Request) -> Response:
         return json_response(self.state.store.snapshot())
+
+    async def renders(self, request: Request) -> Response:
+        """What drawing images has cost so far: benchmarks print it beside their own figures, to
+        show the emulator is not what they measure."""
+        return json_response(self.state.renderer.stats())
 
     async def set_latency(self, request: Request) -> Response:
         """Benchmarks of an out-of-process emulator change the model's run time between phases."""

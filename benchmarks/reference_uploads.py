@@ -21,9 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -31,7 +29,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import httpx
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,32 +39,12 @@ from imagen_ui.service.catalog_loader import load_catalog  # noqa: E402
 from imagen_ui.service.generation import GenerationService  # noqa: E402
 from imagen_ui.store import History  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from client_vs_official import free_port, start_emulator  # noqa: E402
+
 MODEL = "google/nano-banana-pro"
 TOKEN = "r8_benchmark_token"
 TARGET = 1.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_emulator(latency: float, port: int) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "imagen_ui.emulator", "--latency", str(latency), "--port", str(port)]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/v1/account", timeout=1,
-                      headers={"Authorization": f"Bearer {TOKEN}"}).raise_for_status()
-            return process
-        except httpx.HTTPError:
-            if process.poll() is not None:
-                raise SystemExit("the emulator exited at start") from None
-            time.sleep(0.1)
-    process.terminate()
-    raise SystemExit("the emulator did not come up within 20 s")
 
 
 def photos(folder: Path, n: int = 4) -> list[Path]:

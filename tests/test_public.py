@@ -135,3 +135,21 @@ def test_readme_front_matter_makes_a_valid_space():
     for key in ("title", "emoji", "short_description", "license"):
         assert meta.get(key), key
     assert len(meta["short_description"]) <= 60  # Spaces' limit
+
+
+def test_a_visitor_sees_how_many_images_are_left_this_hour(emulator, tmp_path, page):  # noqa: F811
+    with serve(tmp_path / "o", api_base=emulator.base_url, public=True, quota_images_per_hour=5,
+               quota_concurrent=2) as (_, url):
+        page.goto(url)
+        page.locator("#own-token").get_by_text("Use your own Replicate token").click()
+        expect(page.locator("#own-token")).to_contain_text("paid by its host")  # the host has a token here
+        left = page.locator("#quota-left")
+        page.locator("#prompt textarea").click()
+        expect(left).to_have_text("5 images left this hour on this demo's token.")
+        page.locator("#prompt textarea").fill("two of five")
+        page.locator("#num_images input[type=number]").fill("2")
+        page.locator("#num_images input[type=number]").press("Enter")
+        page.locator("#generate").click()
+        expect(left).to_have_text("3 images left this hour on this demo's token.", timeout=10_000)
+        page.locator("#own-token-forget").click()
+        expect(page.locator("#own-token-status")).to_contain_text("nothing to forget")

@@ -63,7 +63,7 @@ def test_hourly_limit_counts_images_and_refuses_beyond_it(clock):
     assert error.retry_at_seconds == pytest.approx(3600 - 300)
     assert str(error) == (
         "You have made 20 images this hour, the limit on this public demo. You can make more in 55 minutes, "
-        "or paste your own Replicate token below to lift the limit."
+        "or paste your own Replicate token under \"Use your own Replicate token\" to lift the limit."
     )
 
 

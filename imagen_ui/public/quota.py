@@ -36,7 +36,7 @@ UNLIMITED = sys.maxsize  # what `remaining` says when there is no hourly limit
 VISITOR_PREFIX = "v:"
 ADDRESS_PREFIX = "ip:"
 ANONYMOUS_KEY = "anonymous"  # a request that nothing identifies shares this one key
-OWN_TOKEN_HINT = "paste your own Replicate token below to lift the limit"
+OWN_TOKEN_HINT = "paste your own Replicate token under \"Use your own Replicate token\" to lift the limit"
 
 Reason = Literal["hourly", "concurrent"]
 

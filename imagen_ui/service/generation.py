@@ -415,6 +415,13 @@ class GenerationService:
             if not self._sessions[key]:
                 self._sessions.pop(key, None)
 
+    def images_left(self, visitor: Visitor) -> int | None:
+        """Images this visitor may still make this hour on the host's token (None: no hourly limit
+        applies to them, e.g. a local run, offline placeholders or their own token)."""
+        if visitor.token or self.quota is None or not self.quota.enabled or not self.quota.images_per_hour:
+            return None
+        return max(0, self.quota.remaining(visitor.keys))
+
     def last_snapshot(self, session: str | None) -> Snapshot | None:
         """The latest state of a session's most recent click (for the Stop button's status)."""
         return self._last.get(session or "")

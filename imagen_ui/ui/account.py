@@ -34,16 +34,15 @@ _KEEP = f"""(sealed) => {{
 _DROP = f"""() => {{ localStorage.removeItem("{STORAGE_KEY}"); localStorage.removeItem("{OLD_STORAGE_KEY}"); }}"""
 
 
-def build(demo: gr.Blocks, service: GenerationService) -> gr.State:
-    """The token panel; returns the session State holding the checked token (or None)."""
+def build(demo: gr.Blocks, service: GenerationService, *, offline: bool = False) -> gr.State:
+    """The token panel; returns the session State holding the checked token (or None). `offline`:
+    the host set no token and images are the built-in emulator's placeholders."""
     own_token = gr.State(None)
     with gr.Accordion("Use your own Replicate token", open=False, elem_id="own-token"):
-        gr.Markdown(
-            "Images on this public demo are paid by its host and limited per visitor. Paste your own "
-            "token from https://replicate.com/account/api-tokens to pay for your own images, with no "
-            "limit. It is used only for your requests, and kept only for this visit unless you tick "
-            "*Remember*."
-        )
+        # Said as it is: only a host with a token pays for anything.
+        gr.Markdown(_situation(service.has_token, offline)
+                    + " It is used only for your requests, and kept only for this visit unless you tick "
+                    "*Remember*.")
         with gr.Row():
             box = gr.Textbox(type="password", show_label=False, placeholder="r8_…", scale=4,
                              elem_id="own-token-box", max_length=256)
@@ -90,12 +89,27 @@ def build(demo: gr.Blocks, service: GenerationService) -> gr.State:
     demo.load(recall, inputs=sealed, outputs=[own_token, whose, remember], js=_READ, api_visibility="private")
 
     def drop(token: str | None):
+        if not token:
+            return {own_token: None, box: "", remember: False, sealed: "",
+                    whose: "No token was in use or remembered here: there was nothing to forget."}
         service.forget_token(token)
+        after = ("the host's limits apply again." if service.has_token else
+                 "images are offline placeholders again." if offline else "images need a token again.")
         return {own_token: None, box: "", remember: False, sealed: "",
-                whose: "Your token was forgotten here and on every device that remembered it; the host's "
-                       "limits apply again."}
+                whose: f"Your token was forgotten here and on every device that remembered it; {after}"}
 
     forget.click(drop, inputs=own_token, outputs=[own_token, whose, box, remember, sealed],
                  api_visibility="private")
     forget.click(None, js=_DROP, api_visibility="private")
     return own_token
+
+
+def _situation(host_pays: bool, offline: bool) -> str:
+    link = "https://replicate.com/account/api-tokens"
+    if host_pays:
+        return (f"Images on this public demo are paid by its host and limited per visitor. Paste your own "
+                f"token from {link} to pay for your own images, with no limit.")
+    if offline:
+        return (f"This demo's host set no Replicate token, so images here are offline placeholders. Paste "
+                f"your own token from {link} to make real images, paid by your account.")
+    return f"This demo's host set no Replicate token: paste your own from {link} to make images, paid by you."

@@ -73,7 +73,8 @@ def build(
         who = Who(public, trust_forwarded)
         with gr.Tabs(elem_id="tabs") as tabs:
             with gr.Tab("Generate", id="generate-tab"):
-                own_token = ui_account.build(demo, service) if public else gr.State(None)
+                own_token = (ui_account.build(demo, service, offline=offline_notice is not None)
+                             if public else gr.State(None))
                 forms, events = _playground(service, own_token, who)
                 ui_batch.build(batches, forms, own_token, who)
             with gr.Tab("Compare", id="compare-tab"):
@@ -130,6 +131,8 @@ def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Fo
             count = gradio_tuning.accept_any_payload(gr.Slider(1, service.max_images, value=1, step=1,
                                                                label="Images", elem_id="num_images"))
             estimate = gr.Markdown(service.estimate(default, 1), elem_id="estimate")
+            # Public mode: what is left of the visitor's hour on the host's token, said as a number.
+            quota_left = gr.Markdown(elem_id="quota-left", visible=who.public)
             for model, entry in catalog.items():
                 form = forms.forms[model]
                 with gr.Column(visible=model == default) as form.column:
@@ -269,6 +272,16 @@ def _playground(service: GenerationService, own_token: gr.State, who: Who) -> Fo
 
     dropped.upload(restore, inputs=dropped, outputs=[*forms.components, dropped],
                    api_visibility="private")
+    def left(token: str | None, request: gr.Request) -> str:
+        remaining = service.images_left(who(request, token))
+        if remaining is None:
+            return ""
+        return f"{remaining} image{'s' * (remaining != 1)} left this hour on this demo's token."
+
+    if who.public:
+        for event in events:
+            event.then(left, inputs=own_token, outputs=quota_left, api_visibility="private")
+        prompt.focus(left, inputs=own_token, outputs=quota_left, api_visibility="private", queue=False)
     return forms, events
 
 

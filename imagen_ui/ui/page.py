@@ -398,7 +398,10 @@ def _api_code(service: GenerationService, forms: Forms, count) -> None:
         schema = service.schema_for(model)
         inputs = {"prompt": data[forms.prompt] or "", **form.values(data)}
         inputs = {k: v for k, v in inputs.items() if v not in (None, "") or k == "prompt"}
-        number = max(1, int(data[count] or 1)) if str(data[count] or "1").isdigit() else 1
+        # The slider's raw payload (an int, or a float such as 3.0); anything else counts as one image.
+        value = data[count]
+        number = (int(value) if isinstance(value, (int, float)) and not isinstance(value, bool)
+                  and 1 <= value <= service.max_images else 1)
         own = count_input(schema)
         runs = 1 if own else number
         if own and number > 1:
